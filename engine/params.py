@@ -1,0 +1,207 @@
+"""Parameters: a named value with range, unit, smoothing and automation.
+
+The control side sets a parameter with :meth:`Parameter.set` (validated; one float store, which the audio
+side picks up at its next block) or gives it an automation lane with :meth:`Parameter.set_automation`.
+The audio side calls :meth:`Parameter.render` once per block and gets per-sample values: the automation
+lane while the transport plays, otherwise the set value reached through a linear ramp of
+``smoothing_ms`` (no zipper noise). Stepped parameters (switches, modes) jump without smoothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dsp.kernels.ramp import (
+    CURVE_EXP,
+    CURVE_HOLD,
+    CURVE_LINEAR,
+    breakpoint_value,
+    eval_breakpoints,
+    fill_ramp,
+)
+
+if TYPE_CHECKING:
+    from engine.processor import BlockContext
+
+__all__ = ["AutomationLane", "AutomationTable", "Breakpoint", "Parameter"]
+
+CURVES = {"linear": CURVE_LINEAR, "exp": CURVE_EXP, "hold": CURVE_HOLD}
+
+
+@dataclass(frozen=True)
+class Breakpoint:
+    """An automation point: ``value`` at ``beat``; ``curve`` shapes the segment to the next point."""
+
+    beat: float
+    value: float
+    curve: str = "linear"
+
+    def __post_init__(self) -> None:
+        if self.curve not in CURVES:
+            raise ValueError(f"curve must be one of {', '.join(CURVES)}, got {self.curve!r}")
+        if not math.isfinite(self.beat) or self.beat < 0:
+            raise ValueError(f"breakpoint beat must be a finite number >= 0, got {self.beat}")
+        if not math.isfinite(self.value):
+            raise ValueError(f"breakpoint value must be finite, got {self.value}")
+
+
+@dataclass(frozen=True)
+class AutomationTable:
+    """An automation lane compiled to timeline samples (float64 times, values, curve codes)."""
+
+    times: np.ndarray
+    values: np.ndarray
+    curves: np.ndarray
+
+    def value_at(self, sample: float) -> float:
+        return breakpoint_value(self.times, self.values, self.curves, sample)
+
+
+class AutomationLane:
+    """Breakpoints in beats for one parameter (control side). Compile with a beat -> sample mapping."""
+
+    def __init__(self, points: Sequence[Breakpoint]) -> None:
+        if not points:
+            raise ValueError("an automation lane needs at least one breakpoint")
+        self.points = sorted(points, key=lambda p: p.beat)
+
+    def compile(self, beat_to_sample: Callable[[float], float]) -> AutomationTable:
+        times = np.array([beat_to_sample(p.beat) for p in self.points], dtype=np.float64)
+        values = np.array([p.value for p in self.points], dtype=np.float64)
+        curves = np.array([CURVES[p.curve] for p in self.points], dtype=np.int64)
+        return AutomationTable(times, values, curves)
+
+
+class Parameter:
+    """A processor parameter; see the module docstring for who calls what."""
+
+    def __init__(
+        self,
+        name: str,
+        min_value: float,
+        max_value: float,
+        default: float,
+        unit: str = "",
+        smoothing_ms: float = 20.0,
+        stepped: bool = False,
+    ) -> None:
+        if not min_value < max_value:
+            raise ValueError(f"parameter {name!r}: min_value must be below max_value")
+        if not min_value <= default <= max_value:
+            raise ValueError(f"parameter {name!r}: default {default} outside {min_value}..{max_value}")
+        self.name = name
+        self.min_value = float(min_value)
+        self.max_value = float(max_value)
+        self.default = float(default)
+        self.unit = unit
+        self.smoothing_ms = float(smoothing_ms)
+        self.stepped = stepped
+        self.automation: AutomationTable | None = None
+        self._target = self.default
+        self._current = self.default
+        self._ramp_target = self.default
+        self._step = 0.0
+        self._remaining = 0
+        self._smoothing_samples = 0
+        self._buffer = np.full(1, self.default, dtype=np.float64)
+        self.is_constant = True
+
+    # -- control side -----------------------------------------------------------------------------------
+    def validate(self, value: float) -> float:
+        v = float(value)
+        if not math.isfinite(v) or not self.min_value <= v <= self.max_value:
+            unit = f" {self.unit}" if self.unit else ""
+            raise ValueError(
+                f"{self.name} must be in {self.min_value:g}..{self.max_value:g}{unit}, got {value}"
+            )
+        return float(round(v)) if self.stepped else v
+
+    def set(self, value: float) -> None:
+        """Set the value (validated). The audio side ramps to it over ``smoothing_ms``."""
+        self._target = self.validate(value)
+
+    @property
+    def value(self) -> float:
+        """The value last set (the ramp's destination)."""
+        return self._target
+
+    @property
+    def current(self) -> float:
+        """The value the audio side reached at the end of its last block."""
+        return self._current
+
+    def set_automation(self, table: AutomationTable | None) -> None:
+        """Install (or with None, remove) a compiled automation lane; takes effect at the next block."""
+        if table is not None:
+            lo, hi = float(table.values.min()), float(table.values.max())
+            if lo < self.min_value or hi > self.max_value:
+                raise ValueError(
+                    f"automation of {self.name} leaves its range {self.min_value:g}..{self.max_value:g}"
+                    f" (lane spans {lo:g}..{hi:g})"
+                )
+        self.automation = table
+
+    # -- audio side -------------------------------------------------------------------------------------
+    def prepare(self, sample_rate: float, max_block_size: int) -> None:
+        self._buffer = np.full(max_block_size, self._current, dtype=np.float64)
+        self._smoothing_samples = 0 if self.stepped else max(1, round(self.smoothing_ms * 1e-3 * sample_rate))
+
+    def reset(self) -> None:
+        self._current = self._target
+        self._ramp_target = self._target
+        self._remaining = 0
+
+    def render(self, ctx: BlockContext) -> np.ndarray:
+        """Per-sample values for this block (a view of a preallocated buffer); sets ``is_constant``."""
+        n = ctx.frames
+        out = self._buffer
+        table = self.automation
+        if table is not None and ctx.playing:
+            for k in range(ctx.num_segments):
+                eval_breakpoints(
+                    table.times,
+                    table.values,
+                    table.curves,
+                    ctx.seg_start[k],
+                    out,
+                    ctx.seg_offset[k],
+                    ctx.seg_frames[k],
+                )
+            if self.stepped:
+                np.round(out[:n], out=out[:n])
+            self._current = float(out[n - 1])
+            self._ramp_target = self._current
+            self._remaining = 0
+            self.is_constant = False
+            return out[:n]
+        target = self._target
+        if table is not None:
+            # stopped with a lane: the lane's value at the cursor is the target
+            target = table.value_at(float(ctx.sample_pos))
+        if target != self._ramp_target:
+            self._ramp_target = target
+            if self._smoothing_samples <= 1:
+                self._current = target
+                self._remaining = 0
+            else:
+                self._remaining = self._smoothing_samples
+                self._step = (target - self._current) / self._smoothing_samples
+        if self._remaining == 0:
+            self._current = self._ramp_target
+            out[:n] = self._current
+            self.is_constant = True
+            return out[:n]
+        self._current, self._remaining = fill_ramp(out, 0, n, self._current, self._step, self._remaining)
+        if self._remaining == 0:
+            self._current = self._ramp_target
+        self.is_constant = False
+        return out[:n]
+
+    def __repr__(self) -> str:
+        unit = f" {self.unit}" if self.unit else ""
+        return f"Parameter({self.name}={self._target:g}{unit})"

@@ -1,0 +1,527 @@
+"""Compile a graph into an immutable render plan, and run the plan one block at a time.
+
+:func:`compile_plan` works on the control side: it orders the nodes, prepares new processors, assigns
+audio buffer slots (a slot is reused as soon as its last reader has run, so the slot count follows the
+graph's width, not its node count), inserts summing where connections meet, channel adaptation where
+counts differ, and latency compensation: every input of a node is delayed so that all its paths arrive
+with the same latency, audio and events alike.
+
+:meth:`RenderPlan.process` is the whole audio side: a flat list of calls over preallocated buffers. The
+only allocation it ever does is rebuilding array views when the block length changes (a partial last
+block, or a host that changes its period).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dsp.kernels.mix import delay_copy, mix_into
+from engine.errors import GraphError
+from engine.events import EventBuffer, merge_into
+from engine.graph import Connection, Feedback, Graph
+from engine.processor import BlockContext, Processor
+
+__all__ = ["PlanStats", "RenderPlan", "compile_plan"]
+
+_ZERO_CHANNELS_KEY = "zero"
+
+
+# -- internal ops: same call shape as Processor.process ------------------------------------------------
+class _MixOp:
+    """Sum several sources (adapting channel counts) into one input buffer."""
+
+    __slots__ = ()
+
+    def process(self, ctx: BlockContext, audio_in: list, audio_out: list, ev_in: Any, ev_out: Any) -> None:
+        dst = audio_out[0]
+        n = ctx.frames
+        first = True
+        for src in audio_in:
+            mix_into(dst, src, n, first)
+            first = False
+
+
+class _DelayOp:
+    """A fixed delay of ``delay_samples`` on one connection (latency compensation)."""
+
+    __slots__ = ("delay_samples", "ring", "write_pos")
+
+    def __init__(self, channels: int, delay_samples: int) -> None:
+        self.delay_samples = delay_samples
+        self.ring = np.zeros((channels, delay_samples + 1), dtype=np.float32)
+        self.write_pos = 0
+
+    def process(self, ctx: BlockContext, audio_in: list, audio_out: list, ev_in: Any, ev_out: Any) -> None:
+        self.write_pos = delay_copy(self.ring, self.write_pos, audio_in[0], audio_out[0], ctx.frames)
+
+    def reset(self) -> None:
+        self.ring[:] = 0.0
+        self.write_pos = 0
+
+
+class _EventDelayOp:
+    """Delays events by ``delay_samples`` (latency compensation of an event path): a FIFO of due times."""
+
+    __slots__ = ("d1", "d2", "delay_samples", "due", "head", "now", "size", "status")
+
+    def __init__(self, delay_samples: int, capacity: int = 8192) -> None:
+        self.delay_samples = delay_samples
+        self.due = np.zeros(capacity, dtype=np.int64)
+        self.status = np.zeros(capacity, dtype=np.uint8)
+        self.d1 = np.zeros(capacity, dtype=np.uint8)
+        self.d2 = np.zeros(capacity, dtype=np.uint8)
+        self.head = 0
+        self.size = 0
+        self.now = 0
+
+    def process(self, ctx: BlockContext, audio_in: Any, audio_out: Any, ev_in: list, ev_out: list) -> None:
+        src: EventBuffer = ev_in[0]
+        dst: EventBuffer = ev_out[0]
+        cap = self.due.shape[0]
+        for i in range(src.count):
+            if self.size == cap:
+                dst.dropped += 1
+                continue
+            j = (self.head + self.size) % cap
+            self.due[j] = self.now + int(src.offset[i]) + self.delay_samples
+            self.status[j] = src.status[i]
+            self.d1[j] = src.data1[i]
+            self.d2[j] = src.data2[i]
+            self.size += 1
+        dst.count = 0
+        end = self.now + ctx.frames
+        while self.size and self.due[self.head] < end:
+            h = self.head
+            dst.push(int(self.due[h] - self.now), int(self.status[h]), int(self.d1[h]), int(self.d2[h]))
+            self.head = (h + 1) % cap
+            self.size -= 1
+        self.now = end
+
+    def reset(self) -> None:
+        self.head = self.size = self.now = 0
+
+
+class _MergeOp:
+    __slots__ = ("heads",)
+
+    def __init__(self, n: int) -> None:
+        self.heads = [0] * n
+
+    def process(self, ctx: BlockContext, audio_in: Any, audio_out: Any, ev_in: list, ev_out: list) -> None:
+        merge_into(ev_out[0], ev_in, self.heads)
+
+
+class _FeedbackReadOp:
+    __slots__ = ("node",)
+
+    def __init__(self, node: Feedback) -> None:
+        self.node = node
+
+    def process(self, ctx: BlockContext, audio_in: Any, audio_out: list, ev_in: Any, ev_out: Any) -> None:
+        self.node.read(audio_out[0], ctx.frames)
+
+
+class _FeedbackStoreOp:
+    __slots__ = ("node",)
+
+    def __init__(self, node: Feedback) -> None:
+        self.node = node
+
+    def process(self, ctx: BlockContext, audio_in: list, audio_out: Any, ev_in: Any, ev_out: Any) -> None:
+        self.node.store(audio_in[0], ctx.frames)
+
+
+@dataclass
+class _Step:
+    """One call of the plan: a function and the full-size buffers it reads and writes."""
+
+    fn: Callable[..., None]
+    label: str
+    audio_in: list[np.ndarray] = field(default_factory=list)
+    audio_out: list[np.ndarray] = field(default_factory=list)
+    events_in: list[EventBuffer] = field(default_factory=list)
+    events_out: list[EventBuffer] = field(default_factory=list)
+    # views of the buffers for the current block length; the lists are mutated, never replaced
+    ins: list[np.ndarray] = field(default_factory=list)
+    outs: list[np.ndarray] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PlanStats:
+    """What a compiled plan holds: for tests, benchmarks and `strum` diagnostics."""
+
+    nodes: int
+    steps: int
+    audio_slots: int
+    slots_by_channels: dict[int, int]
+    delays: int
+    latency_samples: int
+
+
+class _SlotPool:
+    def __init__(self, max_block_size: int) -> None:
+        self.max_block_size = max_block_size
+        self.free: dict[int, list[np.ndarray]] = {}
+        self.all: list[np.ndarray] = []
+
+    def take(self, channels: int) -> np.ndarray:
+        free = self.free.setdefault(channels, [])
+        if free:
+            return free.pop()
+        slot = np.zeros((channels, self.max_block_size), dtype=np.float32)
+        self.all.append(slot)
+        return slot
+
+    def give(self, slot: np.ndarray) -> None:
+        bucket = self.free.setdefault(slot.shape[0], [])
+        if not any(s is slot for s in bucket):
+            bucket.append(slot)
+
+
+class RenderPlan:
+    """An immutable, compiled graph. Call :meth:`process` once per block from the audio side, then read
+    :attr:`output` (a ``(channels, frames)`` view of the graph output for that block)."""
+
+    def __init__(
+        self,
+        steps: list[_Step],
+        output_slot: np.ndarray,
+        taps: dict[str, np.ndarray],
+        processors: list[Processor],
+        event_buffers: list[EventBuffer],
+        stateful_ops: list[Any],
+        stats: PlanStats,
+        sample_rate: float,
+        max_block_size: int,
+        order: list[str],
+    ) -> None:
+        self._steps = steps
+        self._calls = [(s.fn, s.ins, s.outs, s.events_in, s.events_out) for s in steps]
+        self._output_slot = output_slot
+        self._tap_slots = taps
+        self._event_buffers = event_buffers
+        self._stateful_ops = stateful_ops
+        self.processors = processors
+        self.stats = stats
+        self.sample_rate = sample_rate
+        self.max_block_size = max_block_size
+        self.order = order
+        self.latency_samples = stats.latency_samples
+        self.output: np.ndarray = output_slot[:, :0]
+        self.taps: dict[str, np.ndarray] = {k: v[:, :0] for k, v in taps.items()}
+        self._frames = -1
+
+    def _set_frames(self, n: int) -> None:
+        # one view per buffer, so a processor can tell an aliased (in-place) output by identity
+        views: dict[int, np.ndarray] = {}
+
+        def view(b: np.ndarray) -> np.ndarray:
+            v = views.get(id(b))
+            if v is None:
+                v = views[id(b)] = b[:, :n]
+            return v
+
+        for s in self._steps:
+            s.ins[:] = [view(b) for b in s.audio_in]
+            s.outs[:] = [view(b) for b in s.audio_out]
+        self.output = self._output_slot[:, :n]
+        for k, v in self._tap_slots.items():
+            self.taps[k] = v[:, :n]
+        self._frames = n
+
+    def prepare_frames(self, frames: int) -> None:
+        """Build the array views for blocks of ``frames`` samples ahead of time (control side)."""
+        self._check_frames(frames)
+        self._set_frames(frames)
+
+    def _check_frames(self, n: int) -> None:
+        if not 0 < n <= self.max_block_size:
+            raise ValueError(f"block of {n} frames: must be in 1..{self.max_block_size}")
+
+    def process(self, ctx: BlockContext) -> np.ndarray:
+        """Run every step for a block of ``ctx.frames`` samples; returns :attr:`output`."""
+        n = ctx.frames
+        if n != self._frames:
+            self._check_frames(n)
+            self._set_frames(n)
+        for eb in self._event_buffers:
+            eb.count = 0
+        for fn, ins, outs, ev_in, ev_out in self._calls:
+            fn(ctx, ins, outs, ev_in, ev_out)
+        return self.output
+
+    def reset(self) -> None:
+        """Clear the plan's own delay lines (processors reset themselves through Engine.reset)."""
+        for op in self._stateful_ops:
+            op.reset()
+        for slot in self._steps:
+            for b in slot.audio_out:
+                b[:] = 0.0
+
+    def describe(self) -> str:
+        return "\n".join(s.label for s in self._steps)
+
+
+def _latencies(graph: Graph, order: list[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """(latency at each node's output, latency at each node's inputs after alignment)."""
+    out_lat: dict[str, int] = {}
+    in_lat: dict[str, int] = {}
+    incoming: dict[str, list[Connection]] = {name: [] for name in graph.nodes}
+    for c in graph.connections:
+        incoming[c.dest].append(c)
+    for name, proc in graph.nodes.items():
+        if isinstance(proc, Feedback):
+            # a loop has no well-defined latency; the feedback path starts a fresh latency chain
+            in_lat[name] = 0
+            out_lat[name] = 0
+    for name in order:
+        proc = graph.nodes[name]
+        if isinstance(proc, Feedback):
+            continue
+        lat = max((out_lat[c.source] for c in incoming[name]), default=0)
+        in_lat[name] = lat
+        own = int(proc.latency_samples)
+        if own < 0:
+            raise GraphError(f"node {name!r} reports negative latency {own}")
+        out_lat[name] = lat + own
+    return out_lat, in_lat
+
+
+def compile_plan(
+    graph: Graph,
+    sample_rate: float,
+    max_block_size: int,
+    taps: Sequence[str] = (),
+    output_channels: int = 2,
+) -> RenderPlan:
+    """Compile ``graph`` for ``sample_rate`` and blocks of up to ``max_block_size`` samples.
+
+    ``taps`` names extra audio outputs (``"node.port"``) whose blocks stay readable after ``process``
+    (stems, meters). Processors that are new, or prepared for another rate or block size, are prepared here.
+    """
+    if not sample_rate > 0:
+        raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+    if not 1 <= max_block_size <= 1 << 16:
+        raise ValueError(f"max_block_size must be in 1..65536, got {max_block_size}")
+    order = graph.processing_order()
+    nodes = graph.nodes
+    for proc in nodes.values():
+        if proc.sample_rate != float(sample_rate) or proc.max_block_size != max_block_size:
+            proc.prepare(sample_rate, max_block_size)
+
+    out_lat, in_lat = _latencies(graph, order)
+    incoming: dict[str, list[Connection]] = {name: [] for name in nodes}
+    readers: dict[tuple[str, str], int] = {}
+    for c in graph.connections:
+        incoming[c.dest].append(c)
+        if c.kind == "audio":
+            readers[(c.source, c.source_port)] = readers.get((c.source, c.source_port), 0) + 1
+
+    pinned: set[tuple[str, str]] = set()
+    tap_refs: dict[str, tuple[str, str]] = {}
+    for ref in taps:
+        node, _, port = ref.partition(".")
+        proc = graph.node(node)
+        names = [p.name for p in proc.audio_outputs]
+        if not port and len(names) == 1:
+            port = names[0]
+        if port not in names:
+            raise GraphError(f"tap {ref!r}: node {node!r} has no audio output {port!r} (outputs: {names})")
+        pinned.add((node, port))
+        tap_refs[ref] = (node, port)
+    if graph.output is not None:
+        pinned.add(graph.output)
+
+    pool = _SlotPool(max_block_size)
+    zeros: dict[int, np.ndarray] = {}
+    produced: dict[tuple[str, str], np.ndarray] = {}
+    event_produced: dict[tuple[str, str], EventBuffer] = {}
+    all_event_buffers: list[EventBuffer] = []
+    empty_events = EventBuffer(1)
+    steps: list[_Step] = []
+    stateful: list[Any] = []
+    delays = 0
+
+    def zero(channels: int) -> np.ndarray:
+        if channels not in zeros:
+            zeros[channels] = np.zeros((channels, max_block_size), dtype=np.float32)
+        return zeros[channels]
+
+    def release(key: tuple[str, str], slot: np.ndarray) -> None:
+        readers[key] -= 1
+        if readers[key] == 0 and key not in pinned:
+            pool.give(slot)
+
+    def build_audio_input(name: str, port: str, channels: int, owned: list[np.ndarray]) -> np.ndarray:
+        """The buffer a node reads for one input port, adding mix/delay steps as needed."""
+        conns = [c for c in incoming[name] if c.kind == "audio" and c.dest_port == port]
+        if not conns:
+            return zero(channels)
+        sources: list[tuple[Connection, np.ndarray]] = [
+            (c, produced[(c.source, c.source_port)]) for c in conns
+        ]
+        delayed = [in_lat[name] - out_lat[c.source] for c in conns]
+        if len(conns) == 1 and delayed[0] == 0 and sources[0][1].shape[0] == channels:
+            return sources[0][1]
+        nonlocal delays
+        feeds: list[np.ndarray] = []
+        temps: list[np.ndarray] = []
+        for (c, slot), d in zip(sources, delayed, strict=True):
+            if d > 0:
+                op = _DelayOp(slot.shape[0], d)
+                tmp = pool.take(slot.shape[0])
+                steps.append(_Step(op.process, f"delay {c} by {d}", [slot], [tmp]))
+                stateful.append(op)
+                feeds.append(tmp)
+                temps.append(tmp)
+                delays += 1
+            else:
+                feeds.append(slot)
+        dst = pool.take(channels)
+        steps.append(_Step(_MixOp().process, f"mix -> {name}.{port}", feeds, [dst]))
+        for t in temps:
+            pool.give(t)
+        owned.append(dst)
+        return dst
+
+    def build_event_input(name: str, port: str) -> EventBuffer:
+        conns = [c for c in incoming[name] if c.kind == "event" and c.dest_port == port]
+        if not conns:
+            return empty_events
+        nonlocal delays
+        feeds: list[EventBuffer] = []
+        for c in conns:
+            src = event_produced[(c.source, c.source_port)]
+            d = in_lat[name] - out_lat[c.source]
+            if d > 0:
+                eop = _EventDelayOp(d)
+                buf = EventBuffer(src.capacity)
+                all_event_buffers.append(buf)
+                steps.append(
+                    _Step(eop.process, f"delay events {c} by {d}", events_in=[src], events_out=[buf])
+                )
+                stateful.append(eop)
+                delays += 1
+                feeds.append(buf)
+            else:
+                feeds.append(src)
+        if len(feeds) == 1:
+            return feeds[0]
+        merged = EventBuffer(max(f.capacity for f in feeds))
+        all_event_buffers.append(merged)
+        steps.append(
+            _Step(
+                _MergeOp(len(feeds)).process, f"merge -> {name}.{port}", events_in=feeds, events_out=[merged]
+            )
+        )
+        return merged
+
+    # Feedback nodes hand out last block's audio before anything else runs.
+    feedbacks = [n for n in order if isinstance(nodes[n], Feedback)]
+    for name in feedbacks:
+        fb = nodes[name]
+        assert isinstance(fb, Feedback)
+        slot = pool.take(fb.channels)
+        produced[(name, "out")] = slot
+        steps.append(_Step(_FeedbackReadOp(fb).process, f"feedback read {name}", [], [slot]))
+        if readers.get((name, "out"), 0) == 0 and (name, "out") not in pinned:
+            pool.give(slot)
+
+    for name in order:
+        proc = nodes[name]
+        if isinstance(proc, Feedback):
+            continue
+        owned: list[np.ndarray] = []
+        ins = [build_audio_input(name, p.name, p.channels, owned) for p in proc.audio_inputs]
+        ev_in = [build_event_input(name, p.name) for p in proc.event_inputs]
+        # sources whose last reader is this node
+        dying: list[tuple[tuple[str, str], np.ndarray]] = []
+        for c in incoming[name]:
+            if c.kind == "audio":
+                key = (c.source, c.source_port)
+                dying.append((key, produced[key]))
+        outs: list[np.ndarray] = []
+        aliased: np.ndarray | None = None
+        for k, p in enumerate(proc.audio_outputs):
+            if k == 0 and proc.in_place and ins and ins[0].shape[0] == p.channels:
+                cand = ins[0]
+                is_owned = any(o is cand for o in owned)
+                # a source buffer can be taken over when this node is its last reader
+                keys = [key for key, slot in dying if slot is cand]
+                direct_dies = bool(keys) and all(
+                    readers[key] == keys.count(key) and key not in pinned for key in keys
+                )
+                if is_owned or direct_dies:
+                    aliased = cand
+                    outs.append(cand)
+                    continue
+            outs.append(pool.take(p.channels))
+        ev_out = []
+        for ep in proc.event_outputs:
+            buf = EventBuffer()
+            all_event_buffers.append(buf)
+            event_produced[(name, ep.name)] = buf
+            ev_out.append(buf)
+        steps.append(_Step(proc.process, f"node {name}", ins, outs, ev_in, ev_out))
+        for k, p in enumerate(proc.audio_outputs):
+            produced[(name, p.name)] = outs[k]
+        # free what this node consumed, then outputs that nobody reads
+        for key, slot in dying:
+            readers[key] -= 1
+            if readers[key] == 0 and key not in pinned and slot is not aliased:
+                pool.give(slot)
+        for o in owned:
+            if o is not aliased:
+                pool.give(o)
+        for k, p in enumerate(proc.audio_outputs):
+            key = (name, p.name)
+            if readers.get(key, 0) == 0 and key not in pinned:
+                pool.give(outs[k])
+
+    for name in feedbacks:
+        fb = nodes[name]
+        assert isinstance(fb, Feedback)
+        owned = []
+        inp = build_audio_input(name, "in", fb.channels, owned)
+        steps.append(_Step(_FeedbackStoreOp(fb).process, f"feedback store {name}", [inp], []))
+        for c in incoming[name]:
+            if c.kind == "audio":
+                key = (c.source, c.source_port)
+                release(key, produced[key])
+        for o in owned:
+            pool.give(o)
+
+    if graph.output is not None:
+        output_slot = produced[graph.output]
+        latency = out_lat[graph.output[0]]
+    else:
+        output_slot = zero(output_channels)
+        latency = 0
+    tap_slots = {ref: produced[key] for ref, key in tap_refs.items()}
+    by_ch: dict[int, int] = {}
+    for s in pool.all:
+        by_ch[s.shape[0]] = by_ch.get(s.shape[0], 0) + 1
+    stats = PlanStats(
+        nodes=len(nodes),
+        steps=len(steps),
+        audio_slots=len(pool.all),
+        slots_by_channels=by_ch,
+        delays=delays,
+        latency_samples=latency,
+    )
+    return RenderPlan(
+        steps,
+        output_slot,
+        tap_slots,
+        [nodes[n] for n in order],
+        all_event_buffers,
+        stateful,
+        stats,
+        float(sample_rate),
+        max_block_size,
+        order,
+    )
