@@ -1,0 +1,142 @@
+"""The transport: play, stop, locate and the loop region, advancing the timeline block by block.
+
+The control side calls :meth:`Transport.play`, :meth:`Transport.stop`, :meth:`Transport.locate` and
+:meth:`Transport.set_loop`; each posts a small command that the audio side applies at the top of its next
+block (:meth:`Transport.begin_block`), which also splits the block into segments where the loop wraps and
+fills the :class:`engine.processor.BlockContext` that every processor reads.
+"""
+
+from __future__ import annotations
+
+import math
+
+from engine.processor import MAX_SEGMENTS, BlockContext
+from engine.queues import SPSCQueue
+from engine.tempo import TempoMap
+
+__all__ = ["Transport"]
+
+_PLAY, _STOP, _LOCATE, _LOOP, _TEMPO = range(5)
+
+
+class Transport:
+    """Timeline position (in samples), play state and loop region for one engine."""
+
+    def __init__(self, tempo_map: TempoMap, sample_rate: float, max_block_size: int) -> None:
+        self.tempo_map = tempo_map
+        self.sample_rate = float(sample_rate)
+        self.max_block_size = int(max_block_size)
+        self._commands: SPSCQueue[tuple] = SPSCQueue(256)
+        # audio-side state (read freely by the control side for display)
+        self.position = 0
+        self.playing = False
+        self.loop_enabled = False
+        self.loop_start = 0
+        self.loop_end = 0
+        self.loop_wraps = 0
+
+    # -- control side -----------------------------------------------------------------------------------
+    def _post(self, cmd: tuple) -> None:
+        if not self._commands.try_push(cmd):
+            raise RuntimeError("transport command queue is full: the audio side is not running")
+
+    def play(self) -> None:
+        self._post((_PLAY,))
+
+    def stop(self) -> None:
+        self._post((_STOP,))
+
+    def locate(self, sample: int) -> None:
+        """Move the play position to a timeline sample (>= 0)."""
+        if sample < 0:
+            raise ValueError(f"locate position must be >= 0 samples, got {sample}")
+        self._post((_LOCATE, int(sample)))
+
+    def locate_beats(self, beat: float) -> None:
+        self.locate(round(self.tempo_map.beat_to_sample(beat, self.sample_rate)))
+
+    def locate_bar(self, bar: int) -> None:
+        self.locate_beats(self.tempo_map.bar_to_beat(bar))
+
+    def set_loop(self, start_beat: float, end_beat: float, enabled: bool = True) -> None:
+        """Loop between two beat positions; the loop must be at least one maximum block long."""
+        if not (math.isfinite(start_beat) and math.isfinite(end_beat)) or start_beat < 0:
+            raise ValueError(f"loop start must be a finite beat >= 0, got {start_beat}")
+        start = round(self.tempo_map.beat_to_sample(start_beat, self.sample_rate))
+        end = round(self.tempo_map.beat_to_sample(end_beat, self.sample_rate))
+        if end - start < self.max_block_size:
+            raise ValueError(
+                f"loop {start_beat:g}..{end_beat:g} beats is {end - start} samples; it must be at least"
+                f" one block ({self.max_block_size} samples) long"
+            )
+        self._post((_LOOP, start, end, bool(enabled)))
+
+    def enable_loop(self, enabled: bool) -> None:
+        self._post((_LOOP, self.loop_start, self.loop_end, bool(enabled) and self.loop_end > self.loop_start))
+
+    def set_tempo_map(self, tempo_map: TempoMap) -> None:
+        """Swap the tempo map; the timeline sample position stays where it is."""
+        self._post((_TEMPO, tempo_map))
+
+    # -- audio side -------------------------------------------------------------------------------------
+    def begin_block(self, ctx: BlockContext, frames: int) -> None:
+        """Apply pending commands, then describe this block in ``ctx`` (segments, tempo, beat)."""
+        notes_off = False
+        while True:
+            cmd = self._commands.try_pop()
+            if cmd is None:
+                break
+            kind = cmd[0]
+            if kind == _PLAY:
+                self.playing = True
+            elif kind == _STOP:
+                if self.playing:
+                    notes_off = True
+                self.playing = False
+            elif kind == _LOCATE:
+                if cmd[1] != self.position:
+                    notes_off = True
+                self.position = cmd[1]
+            elif kind == _LOOP:
+                self.loop_start, self.loop_end, self.loop_enabled = cmd[1], cmd[2], cmd[3]
+            elif kind == _TEMPO:
+                self.tempo_map = cmd[1]
+        ctx.notes_off_due = notes_off
+        ctx.frames = frames
+        pos = self.position
+        ctx.sample_pos = pos
+        ctx.playing = self.playing
+        tm = self.tempo_map
+        ctx.beat_pos = tm.sample_to_beat(pos, self.sample_rate)
+        ctx.tempo_bpm = tm.tempo_at_beat(ctx.beat_pos)
+        if not self.playing:
+            ctx.set_single_segment(frames, pos, False)
+            return
+        k = 0
+        offset = 0
+        remaining = frames
+        le = self.loop_end
+        while remaining > 0:
+            if self.loop_enabled and pos < le < pos + remaining and k < MAX_SEGMENTS - 1:
+                f = le - pos
+                ctx.seg_start[k] = pos
+                ctx.seg_offset[k] = offset
+                ctx.seg_frames[k] = f
+                k += 1
+                offset += f
+                remaining -= f
+                pos = self.loop_start
+                self.loop_wraps += 1
+            else:
+                ctx.seg_start[k] = pos
+                ctx.seg_offset[k] = offset
+                ctx.seg_frames[k] = remaining
+                k += 1
+                pos += remaining
+                remaining = 0
+        if self.loop_enabled and pos == le:
+            # ended exactly on the loop end: the next block starts at the loop start
+            pos = self.loop_start
+            self.loop_wraps += 1
+        ctx.num_segments = k
+        self.position = pos
