@@ -196,9 +196,9 @@ class Parameter:
             out[:n] = self._current
             self.is_constant = True
             return out[:n]
-        self._current, self._remaining = fill_ramp(out, 0, n, self._current, self._step, self._remaining)
-        if self._remaining == 0:
-            self._current = self._ramp_target
+        self._current, self._remaining = fill_ramp(
+            out, 0, n, self._current, self._step, self._remaining, self._ramp_target
+        )
         self.is_constant = False
         return out[:n]
 

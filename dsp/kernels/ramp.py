@@ -18,13 +18,14 @@ CURVE_HOLD = 2
 
 
 @njit(cache=True, nogil=True)
-def fill_ramp(out, start, n, current, step, remaining):
+def fill_ramp(out, start, n, current, step, remaining, target):
     """Write ``n`` values from ``out[start]`` on: a linear ramp of ``step`` per sample for ``remaining``
-    samples, then constant. Returns ``(current, remaining)`` after the last sample written."""
+    samples, landing exactly on ``target``, then constant. Returns ``(current, remaining)`` after the last
+    sample written."""
     for i in range(start, start + n):
         if remaining > 0:
-            current += step
             remaining -= 1
+            current = target if remaining == 0 else current + step
         out[i] = current
     return current, remaining
 
