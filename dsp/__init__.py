@@ -1,0 +1,1 @@
+"""DSP: Numba kernels (``dsp.kernels``) and the processors that wrap them."""

@@ -1,0 +1,1 @@
+"""Instruments: voice allocation, synths, samplers and plugin instruments, as engine processors."""

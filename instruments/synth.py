@@ -1,0 +1,151 @@
+"""The basic polyphonic subtractive synth: MIDI in, stereo audio out.
+
+Each voice is a band-limited oscillator (saw, square, triangle, sine) into a resonant low-pass with
+optional key tracking, shaped by an exponential ADSR and scaled by velocity; voices are summed to mono
+and sent to both channels through the ``gain_db`` parameter (the only output gain: nothing scales with
+the number of voices). Voice allocation, stealing, sustain pedal and pitch bend follow
+:mod:`instruments.voices`; the signal path is :mod:`dsp.kernels.synth`.
+
+Build one with ``PolySynth(max_voices=32)``, set parameters with ``synth.param("cutoff_hz").set(800.0)``,
+call :meth:`PolySynth.prepare`, then :meth:`PolySynth.process` once per block (the render plan does all
+of this). Events apply at their exact sample: a note-on at block offset ``k`` makes its first sound at
+sample ``k``. Envelope, filter and waveform parameters are read once per block (their smoothing ramps
+advance in block steps); ``gain_db`` is smoothed per sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from dsp.kernels.synth import NUM_CACHE, NUM_W_ROWS, render_voices, write_stereo
+from engine.events import EventBuffer
+from engine.params import Parameter
+from engine.processor import AudioPort, BlockContext, EventPort, Processor
+from instruments.voices import VoicePool, apply_midi_event
+
+__all__ = ["PolySynth"]
+
+
+def _block_value(p: Parameter, ctx: BlockContext) -> float:
+    # skip the per-sample render while a parameter sits still (the usual case)
+    if p.automation is None and p.current == p.value:
+        return p.value
+    return float(p.render(ctx)[0])
+
+
+class PolySynth(Processor):
+    """A polyphonic subtractive synth of up to ``max_voices`` notes (see the module docstring).
+
+    Parameters: ``waveform`` (0 saw, 1 square, 2 triangle, 3 sine), ``attack_ms``, ``decay_ms``,
+    ``sustain`` (0..1), ``release_ms``, ``cutoff_hz``, ``resonance`` (0..1), ``key_tracking`` (0..1: the
+    cutoff follows the note by that fraction of an octave per octave, from middle C),
+    ``velocity_sensitivity`` (0..1) and ``gain_db``.
+    """
+
+    event_inputs = (EventPort("midi"),)
+    audio_outputs = (AudioPort("out", 2),)
+
+    def __init__(self, max_voices: int = 32, *, pitch_bend_range_semitones: float = 2.0) -> None:
+        super().__init__()
+        self.voices = VoicePool(max_voices, pitch_bend_range_semitones)
+        add = self.add_param
+        self._waveform = add(Parameter("waveform", 0.0, 3.0, 0.0, stepped=True))
+        self._attack_ms = add(Parameter("attack_ms", 0.0, 10000.0, 5.0, "ms"))
+        self._decay_ms = add(Parameter("decay_ms", 0.0, 20000.0, 300.0, "ms"))
+        self._sustain = add(Parameter("sustain", 0.0, 1.0, 0.7))
+        self._release_ms = add(Parameter("release_ms", 0.0, 20000.0, 300.0, "ms"))
+        self._cutoff_hz = add(Parameter("cutoff_hz", 20.0, 20000.0, 20000.0, "Hz"))
+        self._resonance = add(Parameter("resonance", 0.0, 1.0, 0.0))
+        self._key_tracking = add(Parameter("key_tracking", 0.0, 1.0, 0.0))
+        self._velocity_sensitivity = add(Parameter("velocity_sensitivity", 0.0, 1.0, 1.0))
+        self._gain_db = add(Parameter("gain_db", -60.0, 12.0, -12.0, "dB"))
+        self._allocate(1)
+
+    def _allocate(self, max_block_size: int) -> None:
+        slots = self.voices.num_slots
+        self._work = np.zeros((NUM_W_ROWS, slots), dtype=np.float64)
+        self._slots = np.zeros((2, slots), dtype=np.int64)
+        self._cache = np.full(NUM_CACHE, np.nan, dtype=np.float64)
+        self._mono = np.zeros(max(1, max_block_size), dtype=np.float64)
+        self._gain_still = np.zeros(1, dtype=np.float64)
+
+    @property
+    def max_voices(self) -> int:
+        """How many notes can play at once."""
+        return self.voices.max_voices
+
+    def prepare(self, sample_rate: float, max_block_size: int) -> None:
+        """Allocate the voice state and buffers for ``sample_rate`` and blocks up to ``max_block_size``;
+        parameters start at their set values (no ramp from the defaults)."""
+        super().prepare(sample_rate, max_block_size)
+        self.voices.prepare(sample_rate)
+        self._allocate(max_block_size)
+        self.reset()
+
+    def reset(self) -> None:
+        """Silence all voices at once and forget pedal and pitch bend."""
+        super().reset()
+        self.voices.reset()
+        self._cache.fill(np.nan)
+        self._mono.fill(0.0)
+
+    def active_voice_count(self) -> int:
+        """Notes playing now (at most ``max_voices``; the 3 ms fades of stolen voices are not counted)."""
+        return self.voices.active_count()
+
+    def process(
+        self,
+        ctx: BlockContext,
+        audio_in: Sequence[np.ndarray],
+        audio_out: Sequence[np.ndarray],
+        events_in: Sequence[EventBuffer],
+        events_out: Sequence[EventBuffer],
+    ) -> None:
+        """Render ``ctx.frames`` samples into ``audio_out[0]``, applying each event at its offset."""
+        frames = ctx.frames
+        if frames > self._mono.shape[0]:
+            # the kernels do not check bounds: refuse rather than write past the buffers
+            raise ValueError(f"block of {frames} frames exceeds max_block_size {self._mono.shape[0]}")
+        rate = self.sample_rate
+        pool = self.voices
+        fst, ist, chan, serial = pool.fst, pool.ist, pool.chan, pool.serial
+        work, slots, cache, mono = self._work, self._slots, self._cache, self._mono
+        waveform = int(_block_value(self._waveform, ctx))
+        attack_ms = _block_value(self._attack_ms, ctx)
+        decay_ms = _block_value(self._decay_ms, ctx)
+        sustain = _block_value(self._sustain, ctx)
+        release_ms = _block_value(self._release_ms, ctx)
+        cutoff_hz = _block_value(self._cutoff_hz, ctx)
+        resonance = _block_value(self._resonance, ctx)
+        key_tracking = _block_value(self._key_tracking, ctx)
+        sensitivity = _block_value(self._velocity_sensitivity, ctx)
+        gain = self._gain_db
+        if gain.automation is None and gain.current == gain.value:
+            gain_db, gain_is_constant = self._gain_still, True
+            gain_db[0] = gain.value
+        else:
+            gain_db = gain.render(ctx)
+            gain_is_constant = gain.is_constant
+        pos = 0
+        if events_in:
+            ev = events_in[0]
+            for e in range(ev.count):
+                offset = min(int(ev.offset[e]), frames)
+                if offset > pos:
+                    render_voices(
+                        fst, ist, work, slots, cache, mono, pos, offset, waveform, rate,
+                        attack_ms, decay_ms, sustain, release_ms, cutoff_hz, resonance, key_tracking,
+                    )  # fmt: skip
+                    pos = offset
+                apply_midi_event(
+                    fst, ist, chan, serial, pool.max_voices, int(ev.status[e]), int(ev.data1[e]),
+                    int(ev.data2[e]), sensitivity, pool.pitch_bend_range_semitones, pool.fade_samples,
+                )  # fmt: skip
+        if pos < frames:
+            render_voices(
+                fst, ist, work, slots, cache, mono, pos, frames, waveform, rate,
+                attack_ms, decay_ms, sustain, release_ms, cutoff_hz, resonance, key_tracking,
+            )  # fmt: skip
+        write_stereo(mono, frames, gain_db, gain_is_constant, audio_out[0])

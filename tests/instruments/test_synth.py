@@ -1,0 +1,417 @@
+"""PolySynth as a processor: sample-accurate events, pitch, voice allocation, pedal, no allocation."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from dsp.kernels.synth import I_NOTE
+from engine.events import CONTROL_CHANGE, NOTE_OFF, NOTE_ON, PITCH_BEND, EventBuffer
+from engine.processor import BlockContext
+from instruments.synth import PolySynth
+
+RATES = [44100, 48000, 96000]
+BLOCK_SIZES = [32, 64, 128, 1000]
+
+Event = tuple[int, int, int, int]  # (timeline sample, status, data1, data2)
+
+
+def render(
+    synth: PolySynth, events: list[Event], frames: int, rate: float, block_size: int = 256
+) -> np.ndarray:
+    """Prepare ``synth`` and render ``frames`` samples in blocks, each event at its offset in its block."""
+    synth.prepare(rate, block_size)
+    ctx = BlockContext(rate)
+    buf = EventBuffer()
+    block = np.zeros((2, block_size), dtype=np.float32)
+    out = np.zeros((2, frames), dtype=np.float32)
+    pending = sorted(events, key=lambda e: e[0])
+    k = 0
+    for start in range(0, frames, block_size):
+        n = min(block_size, frames - start)
+        ctx.set_single_segment(n, start, True)
+        buf.clear()
+        while k < len(pending) and pending[k][0] < start + n:
+            t, status, d1, d2 = pending[k]
+            buf.push(t - start, status, d1, d2)
+            k += 1
+        synth.process(ctx, [], [block[:, :n]], [buf], [])
+        out[:, start : start + n] = block[:, :n]
+        ctx.block_index += 1
+    return out
+
+
+def note_on(t: int, note: int, velocity: int = 100, channel: int = 0) -> Event:
+    return (t, NOTE_ON | channel, note, velocity)
+
+
+def note_off(t: int, note: int, channel: int = 0) -> Event:
+    return (t, NOTE_OFF | channel, note, 0)
+
+
+def cc(t: int, number: int, value: int, channel: int = 0) -> Event:
+    return (t, CONTROL_CHANGE | channel, number, value)
+
+
+def bend(t: int, value: int, channel: int = 0) -> Event:
+    return (t, PITCH_BEND | channel, value & 0x7F, value >> 7)
+
+
+def synth_with(max_voices: int = 32, **params: float) -> PolySynth:
+    synth = PolySynth(max_voices)
+    for name, value in params.items():
+        synth.param(name).set(value)
+    return synth
+
+
+def peak_hz(x: np.ndarray, rate: float) -> float:
+    """Frequency of the strongest spectral peak, refined by a parabola through the log magnitudes."""
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(x.shape[0])))
+    k = int(np.argmax(spectrum[1:])) + 1
+    a, b, c = np.log(spectrum[k - 1 : k + 2])
+    return (k + 0.5 * (a - c) / (a - 2 * b + c)) * rate / x.shape[0]
+
+
+def rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.asarray(x, dtype=np.float64) ** 2)))
+
+
+# -- the processor contract --------------------------------------------------------------------------------
+def test_ports_parameters_and_latency() -> None:
+    synth = PolySynth()
+    assert [p.name for p in synth.event_inputs] == ["midi"]
+    assert [(p.name, p.channels) for p in synth.audio_outputs] == [("out", 2)]
+    assert synth.latency_samples == 0
+    assert synth.max_voices == 32
+    assert set(synth.params) == {
+        "waveform", "attack_ms", "decay_ms", "sustain", "release_ms", "cutoff_hz", "resonance",
+        "key_tracking", "velocity_sensitivity", "gain_db",
+    }  # fmt: skip
+    assert synth.param("cutoff_hz").min_value == 20.0 and synth.param("cutoff_hz").max_value == 20000.0
+    assert synth.param("gain_db").min_value == -60.0 and synth.param("gain_db").max_value == 12.0
+    with pytest.raises(ValueError, match=r"waveform must be in 0\.\.3"):
+        synth.param("waveform").set(4)
+
+
+def test_max_voices_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_voices must be at least 1, got 0"):
+        PolySynth(0)
+
+
+def test_silent_without_notes() -> None:
+    out = render(PolySynth(), [], 2000, 48000)
+    assert not out.any()
+
+
+@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize("block_size", BLOCK_SIZES)
+def test_note_on_mid_block_starts_at_its_sample_offset(rate: int, block_size: int) -> None:
+    for waveform in range(4):
+        start = block_size + block_size // 2 + 3
+        synth = synth_with(waveform=waveform)
+        out = render(synth, [note_on(start, 60)], 3 * block_size + 10, rate, block_size)
+        assert not out[:, :start].any()
+        assert out[0, start] != 0.0 and out[1, start] != 0.0
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_output_is_the_same_at_every_block_size(rate: int) -> None:
+    events = [
+        note_on(5, 60, 90),
+        note_on(5, 64, 70),
+        note_on(333, 67, 127),
+        cc(900, 64, 127),
+        note_off(1000, 60),
+        bend(1500, 12000),
+        note_on(2047, 72, 50),
+        note_off(2048, 64),
+        note_off(2100, 67),
+        cc(3000, 64, 0),
+        note_on(3001, 48),
+        note_on(3001, 50),  # steals (max_voices 4)
+        note_on(3500, 52),
+        bend(4000, 8192),
+        note_off(4500, 48),
+        cc(5000, 123, 0),
+        note_on(6000, 55),
+        cc(6500, 120, 0),
+    ]
+    params = {"attack_ms": 3.0, "decay_ms": 40.0, "sustain": 0.5, "release_ms": 30.0, "cutoff_hz": 2500.0,
+              "resonance": 0.6, "key_tracking": 0.5}  # fmt: skip
+    renders = [render(synth_with(4, **params), events, 7000, rate, b) for b in BLOCK_SIZES]
+    assert np.abs(renders[0]).max() > 0.05
+    for other in renders[1:]:
+        np.testing.assert_allclose(other, renders[0], atol=1e-6)
+
+
+# -- pitch --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize("waveform", [3, 0])
+def test_a4_sounds_at_440_hz(rate: int, waveform: int) -> None:
+    out = render(synth_with(waveform=waveform, sustain=1.0), [note_on(0, 69)], rate, rate)
+    assert peak_hz(out[0, rate // 4 :], rate) == pytest.approx(440.0, abs=0.3)
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_pitch_bend_moves_pitch_by_up_to_two_semitones(rate: int) -> None:
+    def pitch(bend_value: int) -> float:
+        out = render(synth_with(waveform=3), [bend(0, bend_value), note_on(10, 69)], rate // 2, rate)
+        return peak_hz(out[0, rate // 8 :], rate)
+
+    assert pitch(0) == pytest.approx(440.0 * 2 ** (-2 / 12), abs=0.5)
+    assert pitch(16383) == pytest.approx(440.0 * 2 ** (2 * 8191 / 8192 / 12), abs=0.5)
+    assert pitch(8192) == pytest.approx(440.0, abs=0.5)
+
+
+def test_pitch_bend_moves_a_sounding_note() -> None:
+    rate = 48000
+    out = render(synth_with(waveform=3), [note_on(0, 69), bend(rate // 2, 0)], rate, rate)
+    assert peak_hz(out[0, rate // 8 : rate // 2], rate) == pytest.approx(440.0, abs=1.0)
+    assert peak_hz(out[0, rate // 2 + 1000 :], rate) == pytest.approx(392.0, abs=1.0)
+
+
+def test_pitch_bend_range_is_configurable() -> None:
+    rate = 48000
+    synth = PolySynth(pitch_bend_range_semitones=12.0)
+    synth.param("waveform").set(3)
+    out = render(synth, [bend(0, 0), note_on(0, 69)], rate // 2, rate)
+    assert peak_hz(out[0, rate // 8 :], rate) == pytest.approx(220.0, abs=0.5)
+
+
+# -- envelope, pedal, channel messages -------------------------------------------------------------------
+@pytest.mark.parametrize("rate", RATES)
+def test_note_off_releases_to_silence_within_release_time(rate: int) -> None:
+    off_at = rate // 4
+    release = int(0.1 * rate)
+    synth = synth_with(release_ms=100.0)
+    out = render(synth, [note_on(0, 60), note_off(off_at, 60)], off_at + release + 500, rate)
+    assert rms(out[0, off_at + release // 10 : off_at + release // 5]) > 0.01  # releasing, not cut
+    assert not out[:, off_at + release + 1 :].any()
+    assert synth.active_voice_count() == 0
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_sustain_pedal_holds_notes_until_it_is_lifted(rate: int) -> None:
+    release = int(0.05 * rate)
+    up_at = rate
+    synth = synth_with(release_ms=50.0, sustain=0.8)
+    events = [cc(0, 64, 127), note_on(10, 60), note_off(rate // 4, 60), cc(up_at, 64, 0)]
+    out = render(synth, events, up_at + release + 200, rate)
+    held_by_key = rms(out[0, rate // 8 : rate // 4])
+    assert rms(out[0, up_at - rate // 10 : up_at]) == pytest.approx(held_by_key, rel=0.05)
+    assert not out[:, up_at + release + 1 :].any()
+
+
+def test_note_off_without_pedal_is_not_held_by_a_later_pedal() -> None:
+    rate = 48000
+    events = [note_on(0, 60), note_off(1000, 60), cc(2000, 64, 127)]
+    synth = synth_with(release_ms=20.0)
+    out = render(synth, events, 10000, rate)
+    assert not out[:, 1000 + 961 :].any()
+
+
+def test_note_on_with_velocity_zero_is_a_note_off() -> None:
+    synth = synth_with(release_ms=10.0)
+    out = render(synth, [note_on(0, 60), note_on(1000, 60, velocity=0)], 3000, 48000)
+    assert not out[:, 1000 + 481 :].any()
+
+
+def test_all_sound_off_silences_at_once() -> None:
+    synth = synth_with(release_ms=2000.0)
+    events = [note_on(0, 60), note_on(0, 64), cc(1234, 64, 127), cc(1500, 120, 0)]
+    out = render(synth, events, 3000, 48000)
+    assert np.abs(out[:, 1400:1500]).max() > 0.05
+    assert not out[:, 1500:].any()
+    assert synth.active_voice_count() == 0
+
+
+def test_all_notes_off_releases_every_note_of_the_channel() -> None:
+    synth = synth_with(release_ms=20.0)
+    events = [note_on(0, 60), note_on(0, 64, channel=0), note_on(0, 67, channel=1), cc(1000, 123, 0)]
+    out = render(synth, events, 4000, 48000)
+    assert rms(out[0, 1000:1100]) > 0.01  # a release, not a cut
+    assert synth.active_voice_count() == 1  # the note on channel 2 keeps playing
+
+
+def test_messages_on_another_channel_leave_notes_alone() -> None:
+    synth = synth_with(release_ms=20.0)
+    render(synth, [note_on(0, 60, channel=3), note_off(100, 60, channel=4), cc(200, 120, 0)], 3000, 48000)
+    assert synth.active_voice_count() == 1
+
+
+def test_reset_all_controllers_centres_the_bend_and_lifts_the_pedal() -> None:
+    rate = 48000
+    synth = synth_with(waveform=3, release_ms=10.0)
+    events = [cc(0, 64, 127), bend(0, 0), note_on(0, 69), note_off(100, 69), cc(rate // 4, 121, 0)]
+    out = render(synth, events, rate // 2, rate)
+    assert peak_hz(out[0, 2000 : rate // 4], rate) == pytest.approx(392.0, abs=2.0)
+    assert not out[:, rate // 4 + 481 :].any()  # the pedal let go: released within 10 ms
+
+
+def test_a_stolen_voice_fades_out_beside_the_new_note_for_three_ms() -> None:
+    synth = synth_with(1, release_ms=1000.0)
+    render(synth, [note_on(0, 60), note_on(1000, 64)], 1001, 48000)
+    assert synth.active_voice_count() == 1 and synth.voices.sounding_count() == 2
+    render(synth, [note_on(0, 60), note_on(1000, 64)], 1000 + 145, 48000)  # 3 ms = 144 samples
+    assert synth.active_voice_count() == 1 and synth.voices.sounding_count() == 1
+
+
+def test_blocks_longer_than_prepared_are_refused() -> None:
+    synth = PolySynth()
+    synth.prepare(48000, 64)
+    ctx = BlockContext(48000)
+    ctx.set_single_segment(65, 0, True)
+    with pytest.raises(ValueError, match="exceeds max_block_size 64"):
+        synth.process(ctx, [], [np.zeros((2, 65), dtype=np.float32)], [EventBuffer()], [])
+
+
+def test_reset_silences_every_voice() -> None:
+    synth = PolySynth()
+    render(synth, [note_on(0, 60), note_on(0, 64)], 500, 48000)
+    assert synth.active_voice_count() == 2
+    synth.reset()
+    assert synth.active_voice_count() == 0
+    ctx = BlockContext(48000)
+    ctx.set_single_segment(256, 500, True)
+    block = np.ones((2, 256), dtype=np.float32)
+    synth.process(ctx, [], [block], [EventBuffer()], [])
+    assert not block.any()
+
+
+def test_retriggered_note_starts_a_new_voice_and_releases_the_old_one() -> None:
+    synth = synth_with(release_ms=50.0)
+    render(synth, [note_on(0, 60), note_on(1000, 60)], 1100, 48000)
+    assert synth.active_voice_count() == 2  # the new one and the old one in its release
+    synth2 = synth_with(release_ms=50.0)
+    render(synth2, [note_on(0, 60), note_on(1000, 60), note_off(5000, 60)], 5000 + 2400 + 10, 48000)
+    assert synth2.active_voice_count() == 0  # one note-off ends both
+
+
+# -- voice allocation ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("max_voices", [1, 4, 8])
+def test_voice_stealing_keeps_at_most_max_voices(max_voices: int) -> None:
+    rate, block_size = 48000, 64
+    synth = synth_with(max_voices, release_ms=500.0)
+    synth.prepare(rate, block_size)
+    ctx = BlockContext(rate)
+    buf = EventBuffer()
+    block = np.zeros((2, block_size), dtype=np.float32)
+    for b in range(200):
+        ctx.set_single_segment(block_size, b * block_size, True)
+        buf.clear()
+        buf.push(b % block_size, NOTE_ON, 40 + b % 40, 100)
+        if b % 3 == 0:
+            buf.push(block_size - 1, NOTE_OFF, 40 + b % 40, 0)
+        synth.process(ctx, [], [block], [buf], [])
+        assert synth.active_voice_count() <= max_voices
+    assert synth.active_voice_count() == max_voices
+
+
+@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize("waveform", [3, 2])
+def test_voice_stealing_does_not_click(rate: int, waveform: int) -> None:
+    steal_at = rate // 2 + 17
+    frames = steal_at + rate // 10
+    params = {"waveform": waveform, "attack_ms": 5.0, "sustain": 1.0, "release_ms": 1000.0}
+    events = [note_on(0, 45), note_on(100, 52), note_on(steal_at, 57)]  # the third takes voice 1 of 2
+    stolen = render(synth_with(2, **params), events, frames, rate)[0].astype(np.float64)
+    # the same notes with room for all three: the only difference is the fade of the stolen voice
+    reference = render(synth_with(3, **params), events, frames, rate)[0].astype(np.float64)
+    window = slice(steal_at - 10, steal_at + rate // 100)
+    steal_step = np.abs(np.diff(stolen[window])).max()
+    assert steal_step < 1.3 * np.abs(np.diff(reference[window])).max()
+    # a hard cut steps by the stolen voice's value at that sample: up to its peak
+    stolen_voice = render(synth_with(2, **params), [note_on(0, 45)], steal_at, rate)[0]
+    assert steal_step < 0.2 * np.abs(stolen_voice).max()
+    # the stolen voice is gone 5 ms later: from then on only the two newer notes sound
+    after = steal_at + int(0.005 * rate)
+    only_new = render(synth_with(2, **params), events[1:], frames, rate)[0]
+    np.testing.assert_allclose(stolen[after:], only_new[after:], atol=1e-6)
+
+
+def test_stealing_prefers_released_voices_then_the_oldest() -> None:
+    synth = synth_with(3, release_ms=5000.0)
+    events = [note_on(0, 60), note_on(10, 62), note_on(20, 64), note_off(30, 62), note_on(40, 65)]
+    render(synth, events, 100, 48000)
+    notes = sorted(synth.voices.ist[I_NOTE, :3].tolist())
+    assert notes == [60, 64, 65]
+    all_keys_down = [note_on(0, 60), note_on(10, 62), note_on(20, 64), note_on(40, 65)]
+    synth2 = synth_with(3)
+    render(synth2, all_keys_down, 100, 48000)
+    assert sorted(synth2.voices.ist[I_NOTE, :3].tolist()) == [62, 64, 65]
+
+
+# -- level and tone ------------------------------------------------------------------------------------------
+def test_velocity_scales_level() -> None:
+    def level(velocity: int, sensitivity: float) -> float:
+        synth = synth_with(velocity_sensitivity=sensitivity, sustain=1.0)
+        return rms(render(synth, [note_on(0, 60, velocity)], 24000, 48000)[0, 12000:])
+
+    assert level(64, 1.0) / level(127, 1.0) == pytest.approx((64 / 127) ** 2, rel=0.01)
+    assert level(64, 0.0) == pytest.approx(level(127, 0.0), rel=1e-6)
+    assert level(32, 0.5) < level(64, 0.5) < level(127, 0.5)
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_filter_attenuates_above_cutoff(rate: int) -> None:
+    def harmonic_levels(cutoff_hz: float) -> np.ndarray:
+        synth = synth_with(cutoff_hz=cutoff_hz, sustain=1.0)
+        out = render(synth, [note_on(0, 45)], rate, rate)[0, rate // 2 :]
+        spectrum = np.abs(np.fft.rfft(out * np.hanning(out.shape[0])))
+        bins = [round(f * out.shape[0] / rate) for f in (110.0, 220.0, 4400.0, 8800.0)]
+        return 20 * np.log10(np.array([spectrum[b - 2 : b + 3].max() for b in bins]))
+
+    open_filter, closed = harmonic_levels(20000.0), harmonic_levels(1000.0)
+    drop_db = open_filter - closed
+    assert abs(drop_db[0]) < 0.5 and abs(drop_db[1]) < 0.5
+    assert drop_db[2] > 20.0 and drop_db[3] > 30.0
+
+
+def test_gain_db_scales_the_output() -> None:
+    quiet = render(synth_with(gain_db=-20.0), [note_on(0, 60)], 4000, 48000)
+    loud = render(synth_with(gain_db=0.0), [note_on(0, 60)], 4000, 48000)
+    np.testing.assert_allclose(quiet, loud * 0.1, atol=1e-6)
+
+
+def test_output_is_mono_on_both_channels() -> None:
+    out = render(PolySynth(), [note_on(0, 60), note_on(100, 67)], 4000, 48000)
+    np.testing.assert_array_equal(out[0], out[1])
+
+
+# -- real time ---------------------------------------------------------------------------------------------
+def test_process_does_not_allocate() -> None:
+    # Blocks of 1024 samples: a temporary array the size of a block (4 KB and up) would raise the peak.
+    rate, block_size = 48000, 1024
+    synth = synth_with(16, release_ms=30.0)
+    synth.prepare(rate, block_size)
+    ctx = BlockContext(rate)
+    buf = EventBuffer()
+    block = np.zeros((2, block_size), dtype=np.float32)
+
+    def run(blocks: int, first: int) -> None:
+        for b in range(first, first + blocks):
+            ctx.set_single_segment(block_size, b * block_size, True)
+            buf.clear()
+            buf.push(3, NOTE_ON, 36 + b % 48, 100)
+            buf.push(500, NOTE_OFF, 36 + (b - 5) % 48, 0)
+            buf.push(700, PITCH_BEND, 0, 64 + b % 32)
+            buf.push(900, CONTROL_CHANGE, 64, 127 * (b % 2))
+            synth.process(ctx, [], [block], [buf], [])
+
+    synth.param("gain_db").set(-3.0)
+    run(20, 0)  # warm up: compile, first-call caches, a gain ramp
+    synth.param("gain_db").set(-6.0)  # a gain ramp in progress: per-sample gain
+    synth.param("cutoff_hz").set(3000.0)  # and a cutoff change: every voice retuned
+    tracemalloc.start()
+    try:
+        baseline, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        run(300, 20)
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert synth.active_voice_count() > 0
+    assert peak - baseline < 2048
+    assert current - baseline < 512
