@@ -1,0 +1,126 @@
+"""The engine: a graph, its current render plan, a transport, and the block loop that live and offline share.
+
+Control side: edit :attr:`Engine.graph`, then :meth:`Engine.commit` compiles a new plan and posts it; the
+audio side swaps it in whole at the top of its next block and hands the old plan back, to be dropped on
+the control side by :meth:`Engine.collect`. Audio side: :meth:`Engine.process_block` runs one block and
+returns the output view; a live device calls it from its callback, the offline renderer in a loop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.graph import Graph
+from engine.plan import RenderPlan, compile_plan
+from engine.processor import BlockContext
+from engine.queues import SPSCQueue
+from engine.tempo import TempoMap
+from engine.transport import Transport
+
+__all__ = ["Engine"]
+
+SAMPLE_RATES = (22050, 32000, 44100, 48000, 88200, 96000, 176400, 192000)
+
+
+class Engine:
+    """Runs a :class:`Graph` block by block at a fixed sample rate and maximum block size."""
+
+    def __init__(
+        self,
+        graph: Graph | None = None,
+        sample_rate: float = 48000,
+        max_block_size: int = 512,
+        tempo_map: TempoMap | None = None,
+        taps: tuple[str, ...] = (),
+    ) -> None:
+        if int(sample_rate) != sample_rate or int(sample_rate) not in SAMPLE_RATES:
+            rates = ", ".join(str(r) for r in SAMPLE_RATES)
+            raise ValueError(f"sample rate must be one of {rates} Hz, got {sample_rate}")
+        if not 1 <= max_block_size <= 16384:
+            raise ValueError(f"block size must be in 1..16384 samples, got {max_block_size}")
+        self.graph = graph if graph is not None else Graph()
+        self.sample_rate = float(sample_rate)
+        self.max_block_size = int(max_block_size)
+        self.transport = Transport(tempo_map or TempoMap(), self.sample_rate, self.max_block_size)
+        self.ctx = BlockContext(self.sample_rate)
+        self.taps = tuple(taps)
+        self._plan: RenderPlan | None = None
+        self._compiled_version = -1
+        self._pending: SPSCQueue[RenderPlan] = SPSCQueue(8)
+        self._retired: SPSCQueue[RenderPlan] = SPSCQueue(64)
+        self.errors: SPSCQueue[BaseException] = SPSCQueue(64)
+        self.raise_errors = True  # offline: raise; a live device sets False and reads `errors`
+        self._silence = np.zeros((2, self.max_block_size), dtype=np.float32)
+        self.plan_swaps = 0
+
+    # -- control side -----------------------------------------------------------------------------------
+    def commit(self) -> RenderPlan:
+        """Compile the graph if it changed since the last commit and post the plan to the audio side."""
+        self.collect()
+        if self._compiled_version == self.graph.version and self._latest is not None:
+            return self._latest
+        plan = compile_plan(self.graph, self.sample_rate, self.max_block_size, taps=self.taps)
+        plan.prepare_frames(self.max_block_size)
+        self._compiled_version = self.graph.version
+        self._latest = plan
+        if self._plan is None:
+            self._plan = plan
+        elif not self._pending.try_push(plan):
+            raise RuntimeError("too many plans waiting: the audio side is not running")
+        return plan
+
+    _latest: RenderPlan | None = None
+
+    @property
+    def plan(self) -> RenderPlan | None:
+        """The plan the audio side runs now."""
+        return self._plan
+
+    def collect(self) -> int:
+        """Drop plans the audio side has retired; returns how many."""
+        n = 0
+        while self._retired.try_pop() is not None:
+            n += 1
+        return n
+
+    def reset(self) -> None:
+        """Silence everything: every processor and the plan's delay lines (call while stopped)."""
+        for proc in self.graph.nodes.values():
+            proc.reset()
+        if self._plan is not None:
+            self._plan.reset()
+
+    @property
+    def latency_samples(self) -> int:
+        return self._plan.latency_samples if self._plan is not None else 0
+
+    # -- audio side -------------------------------------------------------------------------------------
+    def process_block(self, frames: int) -> np.ndarray:
+        """Run one block of ``frames`` samples; returns the output view ``(channels, frames)``."""
+        nxt = self._pending.try_pop()
+        if nxt is not None:
+            while True:  # a burst of commits: only the newest matters
+                newer = self._pending.try_pop()
+                if newer is None:
+                    break
+                self._retired.try_push(nxt)
+                nxt = newer
+            old = self._plan
+            self._plan = nxt
+            self.plan_swaps += 1
+            if old is not None:
+                self._retired.try_push(old)
+        plan = self._plan
+        ctx = self.ctx
+        self.transport.begin_block(ctx, frames)
+        if plan is None:
+            return self._silence[:, :frames]
+        try:
+            out = plan.process(ctx)
+        except Exception as exc:  # a live stream must go on; offline renders raise
+            if self.raise_errors:
+                raise
+            self.errors.try_push(exc)
+            out = self._silence[:, :frames]
+        ctx.block_index += 1
+        return out

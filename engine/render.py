@@ -1,0 +1,280 @@
+"""Offline rendering: the live block loop driven by a clock that does not wait.
+
+:func:`render` plays an engine from the start to ``end_sample`` and on through the tail, until the output
+stays below a threshold (-90 dBFS by default) or for a fixed length, drops the plan's latency from the
+start, and streams every block to sinks: :class:`ArraySink` collects float32 arrays, :class:`WavSink`
+writes a WAV file as it goes (memory stays flat however long the song) and only renames it into place
+when the render has finished, so a failed render never leaves a half-written file.
+
+Renders are deterministic: the same song gives identical bytes at the same block size, and the same
+samples (within float rounding of the processors) at any block size.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from engine.engine import Engine
+from engine.errors import RenderError
+
+__all__ = [
+    "SUBTYPES",
+    "ArraySink",
+    "RenderStats",
+    "Sink",
+    "WavSink",
+    "peak_db",
+    "render",
+    "render_array",
+    "write_wav",
+]
+
+SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}
+
+
+class Sink(Protocol):
+    def write(self, block: np.ndarray) -> None: ...
+
+
+class ArraySink:
+    """Collects blocks in chunks (no quadratic copying); :meth:`array` joins them."""
+
+    def __init__(self) -> None:
+        self.blocks: list[np.ndarray] = []
+
+    def write(self, block: np.ndarray) -> None:
+        self.blocks.append(np.array(block, dtype=np.float32, copy=True))
+
+    def array(self, channels: int = 2) -> np.ndarray:
+        if not self.blocks:
+            return np.zeros((channels, 0), dtype=np.float32)
+        return np.concatenate(self.blocks, axis=1)
+
+
+class WavSink:
+    """Streams blocks into a temporary WAV beside ``path``; :meth:`commit` renames it into place.
+
+    ``bit_depth`` "16" (TPDF-dithered, seeded so repeatable), "24" (clipped to full scale) or "32f".
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        sample_rate: int,
+        channels: int = 2,
+        bit_depth: str = "24",
+        dither: bool = True,
+        seed: int = 0,
+    ) -> None:
+        import soundfile as sf
+
+        if bit_depth not in SUBTYPES:
+            raise RenderError(f"bit depth must be one of 16, 24, 32f; got {bit_depth!r}")
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise RenderError(f"{self.path}: is a directory")
+        parent = self.path.parent
+        if not parent.is_dir():
+            raise RenderError(f"{self.path}: folder {parent} does not exist")
+        self.bit_depth = bit_depth
+        self._rng = np.random.default_rng(seed) if (dither and bit_depth == "16") else None
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=parent)
+        os.close(fd)
+        self._tmp = tmp
+        self._file = sf.SoundFile(tmp, "w", int(sample_rate), channels, SUBTYPES[bit_depth], format="WAV")
+        self.frames = 0
+
+    def write(self, block: np.ndarray) -> None:
+        data = np.asarray(block, dtype=np.float32).T
+        if self.bit_depth == "16":
+            scaled = data.astype(np.float64) * 32767.0
+            if self._rng is not None:
+                scaled += self._rng.random(scaled.shape) - self._rng.random(scaled.shape)  # TPDF, +-1 LSB
+            self._file.write(np.clip(np.round(scaled), -32768, 32767).astype(np.int16))
+        elif self.bit_depth == "24":
+            self._file.write(np.clip(data, -1.0, 1.0 - 2.0**-23))
+        else:
+            self._file.write(np.ascontiguousarray(data))
+        self.frames += data.shape[0]
+
+    def commit(self) -> Path:
+        self._file.close()
+        with open(self._tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        try:
+            self._file.close()
+        finally:
+            if os.path.exists(self._tmp):
+                os.unlink(self._tmp)
+
+
+@dataclass
+class RenderStats:
+    sample_rate: int
+    frames: int  # written to each sink
+    song_frames: int
+    tail_frames: int
+    peak: float  # of the mix
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.sample_rate
+
+
+def render(
+    engine: Engine,
+    end_sample: int,
+    mix: Sink,
+    stems: Mapping[str, tuple[str, Sink]] | None = None,
+    block_size: int | None = None,
+    tail: str | float = "auto",
+    tail_threshold_db: float = -90.0,
+    max_tail_seconds: float = 30.0,
+    progress: Callable[[float], None] | None = None,
+) -> RenderStats:
+    """Render from the start of the timeline to ``end_sample``, then the tail, into ``mix``.
+
+    ``tail`` is ``"auto"`` (until the output has stayed below ``tail_threshold_db`` for 0.5 s, cut after
+    the last sample above it, at most ``max_tail_seconds``) or a length in seconds. ``stems`` maps a name
+    to (tap reference compiled into the engine's plan, sink). ``progress`` gets a fraction 0..1.
+    """
+    if end_sample < 0:
+        raise RenderError(f"end sample must be >= 0, got {end_sample}")
+    block = int(block_size or engine.max_block_size)
+    if not 1 <= block <= engine.max_block_size:
+        raise RenderError(f"block size {block} must be in 1..{engine.max_block_size} (the engine's maximum)")
+    sr = int(engine.sample_rate)
+    plan = engine.commit()
+    stems = dict(stems or {})
+    for name, (ref, _) in stems.items():
+        if ref not in plan.taps:
+            raise RenderError(f"stem {name!r}: {ref!r} is not a tap of the engine's plan")
+    if tail == "auto":
+        fixed_tail: int | None = None
+        max_tail = int(max_tail_seconds * sr)
+    else:
+        try:
+            fixed_tail = round(float(tail) * sr)
+        except (TypeError, ValueError):
+            raise RenderError(f"tail must be 'auto' or seconds, got {tail!r}") from None
+        if not 0 <= fixed_tail <= 3600 * sr:
+            raise RenderError(f"tail must be 0..3600 seconds, got {tail}")
+        max_tail = fixed_tail
+    threshold = 10.0 ** (tail_threshold_db / 20.0)
+    quiet_needed = sr // 2
+    latency = plan.latency_samples
+
+    engine.transport.locate(0)
+    engine.transport.play()
+    engine.reset()
+    # each output: its sink and the tap it reads (None: the mix); the plan may be swapped mid-render
+    outputs: list[tuple[Sink, str | None]] = [(mix, None)] + [(sink, ref) for ref, sink in stems.values()]
+
+    def block_of(ref: str | None) -> np.ndarray:
+        current = engine.plan
+        assert current is not None
+        return current.output if ref is None else current.taps[ref]
+
+    held: list[list[np.ndarray]] = [[] for _ in outputs]  # tail blocks waiting for the cut
+
+    limit = end_sample + max_tail  # in output (latency-trimmed) frames
+    raw = 0  # frames rendered so far, before trimming
+    last_loud = end_sample - 1  # output index of the last loud tail sample
+    quiet_run = 0
+    peak = 0.0
+    while raw - latency < limit:
+        n = min(block, limit + latency - raw)
+        engine.process_block(n)
+        lo = max(0, latency - raw)  # first in-block sample that is output (after the latency)
+        start = raw + lo - latency  # its output index
+        raw += n
+        if progress is not None:
+            progress(min(1.0, max(0, raw - latency) / max(1, end_sample)))
+        if lo >= n:
+            continue
+        direct = max(0, min(n, end_sample + latency - (raw - n)) - lo) if fixed_tail is None else n - lo
+        for k, (sink, tap) in enumerate(outputs):
+            buf = block_of(tap)
+            if direct:
+                sink.write(buf[:, lo : lo + direct])
+            if lo + direct < n:
+                held[k].append(buf[:, lo + direct :].copy())
+        out = block_of(None)
+        if lo < n:
+            peak = max(peak, float(np.abs(out[:, lo:]).max()))
+        if fixed_tail is not None or lo + direct >= n:
+            continue
+        tail_part = np.abs(out[:, lo + direct :]).max(axis=0)
+        loud = np.nonzero(tail_part >= threshold)[0]
+        tail_start = start + direct
+        if loud.size:
+            last_loud = tail_start + int(loud[-1])
+            quiet_run = (tail_part.shape[0] - 1) - int(loud[-1])
+        else:
+            quiet_run += tail_part.shape[0]
+        if quiet_run >= quiet_needed:
+            break
+    engine.transport.stop()
+    total = end_sample + max_tail if fixed_tail is not None else max(end_sample, last_loud + 1)
+    # release held tail blocks up to the cut
+    for k, (sink, _) in enumerate(outputs):
+        remaining = total - end_sample
+        for b in held[k]:
+            if remaining <= 0:
+                break
+            sink.write(b[:, :remaining])
+            remaining -= b.shape[1]
+    if progress is not None:
+        progress(1.0)
+    return RenderStats(sr, total, end_sample, total - end_sample, peak)
+
+
+def render_array(
+    engine: Engine, end_sample: int, stems: Mapping[str, str] | None = None, **kwargs: Any
+) -> tuple[np.ndarray, dict[str, np.ndarray], RenderStats]:
+    """Render to float32 arrays: (mix, {stem: audio}, stats)."""
+    mix = ArraySink()
+    stem_sinks = {name: (ref, ArraySink()) for name, ref in (stems or {}).items()}
+    stats = render(engine, end_sample, mix, stem_sinks, **kwargs)
+    return mix.array(), {n: s.array() for n, (_, s) in stem_sinks.items()}, stats
+
+
+def write_wav(
+    path: str | os.PathLike[str],
+    audio: np.ndarray,
+    sample_rate: int,
+    bit_depth: str = "24",
+    dither: bool = True,
+    seed: int = 0,
+) -> Path:
+    """Write ``(channels, frames)`` float audio to a WAV file atomically."""
+    sink = WavSink(path, sample_rate, audio.shape[0], bit_depth, dither, seed)
+    try:
+        sink.write(audio)
+    except BaseException:
+        sink.abort()
+        raise
+    return sink.commit()
+
+
+def peak_db(audio_or_peak: np.ndarray | float) -> float:
+    peak = (
+        float(np.abs(audio_or_peak).max())
+        if isinstance(audio_or_peak, np.ndarray) and audio_or_peak.size
+        else float(audio_or_peak)
+        if not isinstance(audio_or_peak, np.ndarray)
+        else 0.0
+    )
+    return 20.0 * math.log10(peak) if peak > 0 else -math.inf

@@ -1,0 +1,232 @@
+"""The session model: tempo map, tracks with clips, instruments, inserts and sends, buses and the master.
+
+A :class:`Session` is plain data on the control side. :meth:`Session.build` turns it into an
+:class:`engine.engine.Engine` whose graph has, per track, ``<track>/seq -> <track>/instrument ->
+<track>/fx<k> -> <track>/strip``, sends ``<track>/send/<bus>`` into ``<bus>/strip``, and everything
+reaching ``master/strip``, the graph output. Stems are taps on the track and bus strips.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from engine.engine import Engine
+from engine.errors import SessionError
+from engine.graph import Graph
+from engine.mixer import ChannelStrip, Send, apply_solo
+from engine.params import AutomationLane
+from engine.processor import AudioPort, Processor
+from engine.sequencer import Clip, Sequencer, compile_events
+from engine.tempo import TempoMap
+
+__all__ = ["BuildResult", "BusSpec", "SendSpec", "Session", "TrackSpec"]
+
+MASTER = "master"
+
+
+@dataclass
+class SendSpec:
+    bus: str
+    level_db: float = 0.0
+    pre_fader: bool = False
+
+
+@dataclass
+class TrackSpec:
+    """One track. ``automation`` maps a parameter path (``volume_db``, ``pan``, ``instrument.<name>``,
+    ``fx<k>.<name>``) to a lane of breakpoints in beats."""
+
+    name: str
+    instrument: Processor
+    clips: list[Clip] = field(default_factory=list)
+    inserts: list[Processor] = field(default_factory=list)
+    volume_db: float = 0.0
+    pan: float = 0.0
+    mute: bool = False
+    solo: bool = False
+    sends: list[SendSpec] = field(default_factory=list)
+    output: str = MASTER
+    automation: dict[str, AutomationLane] = field(default_factory=dict)
+
+
+@dataclass
+class BusSpec:
+    name: str
+    inserts: list[Processor] = field(default_factory=list)
+    volume_db: float = 0.0
+    pan: float = 0.0
+    mute: bool = False
+    output: str = MASTER
+    automation: dict[str, AutomationLane] = field(default_factory=dict)
+
+
+@dataclass
+class BuildResult:
+    """An engine built from a session, with handles on its strips and sequencers."""
+
+    engine: Engine
+    strips: dict[str, ChannelStrip]
+    sequencers: dict[str, Sequencer]
+    stems: dict[str, str]  # stem name -> tap reference
+    end_sample: int
+
+
+@dataclass
+class Session:
+    """A song as the engine sees it. Length is the end of the last clip unless ``length_beats`` is set."""
+
+    tempo_map: TempoMap = field(default_factory=TempoMap)
+    tracks: list[TrackSpec] = field(default_factory=list)
+    buses: list[BusSpec] = field(default_factory=list)
+    master_volume_db: float = 0.0
+    master_inserts: list[Processor] = field(default_factory=list)
+    master_automation: dict[str, AutomationLane] = field(default_factory=dict)
+    length_beats: float | None = None
+    title: str = ""
+
+    def end_beats(self) -> float:
+        if self.length_beats is not None:
+            return self.length_beats
+        return max((c.end_beats for t in self.tracks for c in t.clips), default=0.0)
+
+    def validate(self) -> None:
+        names = [t.name for t in self.tracks] + [b.name for b in self.buses] + [MASTER]
+        seen: set[str] = set()
+        for n in names:
+            if not n or "/" in n or "." in n:
+                raise SessionError(f"track/bus name {n!r}: must be non-empty without '/' or '.'")
+            if n in seen:
+                raise SessionError(f"the name {n!r} is used by more than one track or bus")
+            seen.add(n)
+        bus_names = {b.name for b in self.buses}
+        for t in self.tracks:
+            if t.output != MASTER and t.output not in bus_names:
+                raise SessionError(f"track {t.name!r}: output {t.output!r} is not a bus")
+            for s in t.sends:
+                if s.bus not in bus_names:
+                    raise SessionError(f"track {t.name!r}: send to unknown bus {s.bus!r}")
+        for b in self.buses:
+            if b.output != MASTER and b.output not in bus_names:
+                raise SessionError(f"bus {b.name!r}: output {b.output!r} is not a bus")
+
+    def build(self, sample_rate: float = 48000, max_block_size: int = 512) -> BuildResult:
+        """Build the graph and an engine for it (plan compiled, transport stopped at 0)."""
+        self.validate()
+        graph = Graph()
+        strips: dict[str, ChannelStrip] = {}
+        sequencers: dict[str, Sequencer] = {}
+        stems: dict[str, str] = {}
+        sends: list[Send] = []
+        owners: dict[Send, ChannelStrip] = {}
+        tm = self.tempo_map
+
+        def beat_to_sample(beat: float) -> float:
+            return tm.beat_to_sample(beat, sample_rate)
+
+        def chain(prefix: str, first: str, inserts: list[Processor]) -> str:
+            prev = first
+            for k, fx in enumerate(inserts):
+                name = graph.add(f"{prefix}/fx{k}", fx)
+                graph.connect(prev, name)
+                prev = name
+            return prev
+
+        def add_strip(name: str, channels: int, solo_safe: bool, volume_db: float, pan: float, mute: bool):
+            strip = ChannelStrip(channels, solo_safe=solo_safe)
+            try:
+                strip.volume_db.set(volume_db)
+                strip.pan.set(pan)
+            except ValueError as exc:
+                raise SessionError(f"{name}: {exc}") from None
+            strip.mute.set(1.0 if mute else 0.0)
+            graph.add(f"{name}/strip", strip)
+            strips[name] = strip
+            return strip
+
+        master = add_strip(MASTER, 2, True, self.master_volume_db, 0.0, False)
+        last = chain(MASTER, f"{MASTER}/strip", self.master_inserts)
+        graph.set_output(last)
+        # master inserts come after its strip so the meter and fader feed the mastering chain
+        for b in self.buses:
+            add_strip(b.name, 2, True, b.volume_db, b.pan, b.mute)
+            stems[b.name] = f"{b.name}/strip.out"
+        for b in self.buses:
+            # bus input: a summing point in front of the inserts
+            head = graph.add(f"{b.name}/in", _Sum())
+            tail = chain(b.name, head, b.inserts)
+            graph.connect(tail, f"{b.name}/strip")
+            graph.connect(f"{b.name}/strip", f"{b.output}/strip" if b.output == MASTER else f"{b.output}/in")
+        for t in self.tracks:
+            seq = Sequencer(compile_events(t.clips, tm, sample_rate))
+            sequencers[t.name] = seq
+            graph.add(f"{t.name}/seq", seq)
+            inst = graph.add(f"{t.name}/instrument", t.instrument)
+            graph.connect(f"{t.name}/seq", inst)
+            pre = chain(t.name, inst, t.inserts)
+            channels = t.instrument.audio_outputs[0].channels if t.instrument.audio_outputs else 2
+            if t.inserts and t.inserts[-1].audio_outputs:
+                channels = t.inserts[-1].audio_outputs[0].channels
+            strip = add_strip(t.name, min(channels, 2), False, t.volume_db, t.pan, t.mute)
+            strip.solo.set(1.0 if t.solo else 0.0)
+            graph.connect(pre, f"{t.name}/strip")
+            dest = f"{t.output}/in" if t.output != MASTER else f"{MASTER}/strip"
+            graph.connect(f"{t.name}/strip", dest)
+            stems[t.name] = f"{t.name}/strip.out"
+            for s in t.sends:
+                send = Send(2 if not s.pre_fader else min(channels, 2), s.level_db, s.pre_fader)
+                name = graph.add(f"{t.name}/send/{s.bus}", send)
+                graph.connect(pre if s.pre_fader else f"{t.name}/strip", name)
+                graph.connect(name, f"{s.bus}/in")
+                sends.append(send)
+                owners[send] = strip
+        apply_solo(strips.values(), sends, owners)
+        for p in [*strips.values(), *sends]:
+            p.reset()  # start at the set values, not ramping from defaults
+        # automation
+        for t in self.tracks:
+            self._automate(t.name, t.automation, strips[t.name], t.instrument, t.inserts, beat_to_sample)
+        for b in self.buses:
+            self._automate(b.name, b.automation, strips[b.name], None, b.inserts, beat_to_sample)
+        self._automate(MASTER, self.master_automation, master, None, self.master_inserts, beat_to_sample)
+
+        taps = tuple(stems.values())
+        engine = Engine(graph, sample_rate, max_block_size, tempo_map=tm, taps=taps)
+        engine.commit()
+        end = math.floor(tm.beat_to_sample(self.end_beats(), sample_rate) + 0.5)
+        return BuildResult(engine, strips, sequencers, stems, end)
+
+    @staticmethod
+    def _automate(owner, lanes, strip, instrument, inserts, beat_to_sample) -> None:
+        for path, lane in lanes.items():
+            target: Processor | None
+            head, _, pname = path.partition(".")
+            if not pname:
+                target, pname = strip, head
+            elif head == "instrument":
+                target = instrument
+            elif head.startswith("fx") and head[2:].isdigit() and int(head[2:]) < len(inserts):
+                target = inserts[int(head[2:])]
+            else:
+                target = None
+            if target is None:
+                raise SessionError(f"{owner}: automation path {path!r} names no device")
+            try:
+                target.param(pname).set_automation(lane.compile(beat_to_sample))
+            except (KeyError, ValueError) as exc:
+                raise SessionError(f"{owner}: automation {path!r}: {exc}") from None
+
+
+class _Sum(Processor):
+    """A summing point: the plan adds every connection into ``in``; this passes it on unchanged."""
+
+    in_place = True
+
+    def __init__(self, channels: int = 2) -> None:
+        super().__init__()
+        self.audio_inputs = (AudioPort("in", channels),)
+        self.audio_outputs = (AudioPort("out", channels),)
+
+    def process(self, ctx, audio_in, audio_out, events_in, events_out) -> None:
+        if audio_out[0] is not audio_in[0]:
+            audio_out[0][:] = audio_in[0]
