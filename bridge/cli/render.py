@@ -1,0 +1,141 @@
+"""``strum render SONG -o OUT.wav``: render a song file (.yaml) or a Standard MIDI File (.mid) offline."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["add_arguments", "run"]
+
+SONG_SUFFIXES = (".yaml", ".yml")
+MIDI_SUFFIXES = (".mid", ".midi", ".smf")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("song", metavar="SONG", help="a song file (.yaml) or a Standard MIDI File (.mid)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="the WAV file to write")
+    p.add_argument("--sample-rate", type=int, default=48000, help="sample rate in Hz (default 48000)")
+    p.add_argument("--block-size", type=int, default=512, help="samples per block (default 512)")
+    p.add_argument(
+        "--bit-depth",
+        choices=("16", "24", "32f"),
+        default="24",
+        help="WAV sample format (default 24; 16 is dithered)",
+    )
+    p.add_argument("--stems", metavar="DIR", help="also write one WAV per track and bus into DIR")
+    p.add_argument(
+        "--tail",
+        default="auto",
+        help="'auto' (render until the sound falls below -90 dBFS) or seconds after the song end",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.epilog = "Example: strum render examples/songs/demo.yaml -o out/demo.wav --stems out/stems"
+
+
+def _load(path: Path):
+    from bridge.cli import CliError
+
+    suffix = path.suffix.lower()
+    if suffix in MIDI_SUFFIXES:
+        from bridge.errors import MidiFileError
+        from bridge.midi_import import session_from_midi
+
+        try:
+            return session_from_midi(path)
+        except MidiFileError as exc:
+            raise CliError(str(exc)) from None
+    if suffix in SONG_SUFFIXES:
+        from presets.errors import PresetError
+        from presets.song import load_song
+
+        try:
+            return load_song(path)
+        except PresetError as exc:
+            raise CliError(str(exc)) from None
+    raise CliError(f"{path}: unknown song type {suffix!r} (expected .yaml, .yml, .mid or .midi)", 2)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bridge.cli import CliError
+
+    song = Path(args.song)
+    out = Path(args.output)
+    if out.suffix.lower() != ".wav":
+        raise CliError(f"{out}: the output must be a .wav file", 2)
+    tail: str | float = args.tail
+    if tail != "auto":
+        try:
+            tail = float(tail)
+        except ValueError:
+            raise CliError(f"--tail must be 'auto' or seconds, got {args.tail!r}", 2) from None
+    session = _load(song)
+
+    from engine.errors import EngineError
+    from engine.render import WavSink, peak_db, render
+
+    t0 = time.perf_counter()
+    try:
+        built = session.build(args.sample_rate, args.block_size)
+    except (EngineError, ValueError) as exc:
+        raise CliError(f"{song}: {exc}") from None
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(
+            total=1000,
+            desc=f"render {song.name}",
+            file=sys.stderr,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
+        )
+
+    def progress(frac: float) -> None:
+        if bar is not None:
+            bar.update(int(frac * 1000) - bar.n)
+
+    # stream into temporary files beside the targets; rename only when everything has rendered
+    sinks: list[WavSink] = []
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        mix = WavSink(out, int(args.sample_rate), 2, args.bit_depth)
+        sinks.append(mix)
+        stems = {}
+        if args.stems:
+            stem_dir = Path(args.stems)
+            stem_dir.mkdir(parents=True, exist_ok=True)
+            for name, ref in built.stems.items():
+                sink = WavSink(stem_dir / f"{name}.wav", int(args.sample_rate), 2, args.bit_depth)
+                sinks.append(sink)
+                stems[name] = (ref, sink)
+        stats = render(
+            built.engine,
+            built.end_sample,
+            mix,
+            stems,
+            block_size=args.block_size,
+            tail=tail,
+            progress=progress,
+        )
+    except (EngineError, ValueError, OSError) as exc:
+        for s in sinks:
+            s.abort()
+        raise CliError(f"{song}: {exc}") from None
+    except BaseException:
+        for s in sinks:
+            s.abort()
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    for s in sinks:
+        s.commit()
+    elapsed = time.perf_counter() - t0
+    speed = stats.seconds / elapsed if elapsed > 0 else float("inf")
+    print(
+        f"wrote {out}: {stats.seconds:.2f} s at {stats.sample_rate} Hz, peak {peak_db(stats.peak):.1f} dBFS,"
+        f" rendered in {elapsed:.2f} s ({speed:.0f}x real time)"
+        + (f"; {len(sinks) - 1} stems in {args.stems}" if args.stems else "")
+    )
+    return 0

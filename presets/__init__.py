@@ -1,0 +1,1 @@
+"""Song, session and preset files: versioned schemas, validation with exact places, atomic load/save."""

@@ -1,0 +1,124 @@
+"""The `strum` command, run as a user runs it: in a subprocess."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "examples" / "songs" / "demo.yaml"
+
+
+def strum(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bridge.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        timeout=600,
+    )
+
+
+def test_help_and_version():
+    r = strum("--help")
+    assert r.returncode == 0 and "render" in r.stdout and "bench" in r.stdout
+    v = strum("--version")
+    assert v.returncode == 0 and v.stdout.startswith("strumspace ")
+    h = strum("render", "--help")
+    assert "--stems" in h.stdout and "Example:" in h.stdout
+
+
+def test_help_imports_no_numerics_and_render_never_imports_torch(tmp_path):
+    probe = (
+        "import sys, importlib.abc\n"
+        "seen = []\n"
+        "class Spy(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.split('.')[0] in ('torch', 'onnxruntime', 'tensorflow', 'jax'): seen.append(name)\n"
+        "sys.meta_path.insert(0, Spy())\n"
+        "from bridge.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print('HEAVY', sorted(m for m in ('numpy', 'numba') if m in sys.modules))\n"
+        "print('ML', seen)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", probe, "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert "HEAVY []" in r.stdout, r.stdout + r.stderr
+    out = tmp_path / "x.wav"
+    r = subprocess.run(
+        [sys.executable, "-c", probe, "render", str(DEMO), "-o", str(out), "--no-progress"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert "ML []" in r.stdout, r.stdout + r.stderr
+    assert out.exists()
+
+
+def test_render_song_with_stems(tmp_path):
+    out = tmp_path / "demo.wav"
+    r = strum(
+        "render",
+        str(DEMO),
+        "-o",
+        str(out),
+        "--stems",
+        str(tmp_path / "stems"),
+        "--bit-depth",
+        "16",
+        "--sample-rate",
+        "44100",
+        "--block-size",
+        "256",
+    )
+    assert r.returncode == 0, r.stderr
+    info = sf.info(out)
+    assert info.samplerate == 44100 and info.subtype == "PCM_16" and info.duration > 30
+    assert sorted(p.stem for p in (tmp_path / "stems").glob("*.wav")) == [
+        "bass",
+        "drums",
+        "lead",
+        "pad",
+        "room",
+    ]
+    assert "%|" in r.stderr  # the progress bar
+
+
+def test_bad_song_names_file_and_line_and_writes_nothing(tmp_path):
+    song = tmp_path / "bad.yaml"
+    text = DEMO.read_text()
+    lines = text.splitlines()
+    idx = next(i for i, line in enumerate(lines) if line.strip().startswith("volume_db: -6.0"))
+    lines[idx] = lines[idx].replace("-6.0", "loud")
+    song.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.wav"
+    out.write_bytes(b"keep me")
+    r = strum("render", str(song), "-o", str(out))
+    assert r.returncode == 1
+    assert f"bad.yaml:{idx + 1}:" in r.stderr and "volume_db" in r.stderr and "must be a number" in r.stderr
+    assert out.read_bytes() == b"keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml", "out.wav"]
+
+
+def test_bad_midi_file_is_named_and_nothing_written(tmp_path):
+    mid = tmp_path / "broken.mid"
+    mid.write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01\xe0MTrk\x00\x00\x00\x10\x00\x90\x3c")
+    out = tmp_path / "o.wav"
+    r = strum("render", str(mid), "-o", str(out))
+    assert r.returncode == 1 and "broken.mid" in r.stderr and "byte 0x" in r.stderr
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mid"]
+
+
+def test_wrong_suffixes_are_refused(tmp_path):
+    r = strum("render", str(DEMO), "-o", str(tmp_path / "x.mp3"))
+    assert r.returncode == 2 and "must be a .wav" in r.stderr
+    r = strum("render", str(tmp_path / "song.txt"), "-o", str(tmp_path / "x.wav"))
+    assert r.returncode == 2 and "unknown song type" in r.stderr
+
+
+def test_unsupported_sample_rate_is_an_error_not_a_traceback(tmp_path):
+    r = strum("render", str(DEMO), "-o", str(tmp_path / "x.wav"), "--sample-rate", "12345")
+    assert r.returncode == 1 and "sample rate must be one of" in r.stderr and "Traceback" not in r.stderr

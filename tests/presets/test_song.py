@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from presets.errors import SongFileError
+from presets.song import load_song, parse_song
+
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "songs" / "demo.yaml"
+
+GOOD = """\
+schema_version: 1
+title: t
+tempo: 100
+tracks:
+  - name: lead
+    instrument: {type: synth, params: {cutoff_hz: 3000}}
+    clips:
+      - start_beats: 4
+        notes:
+          - [C4, 0, 1, 90]
+          - {pitch: 64, start: 1, length: 0.5}
+"""
+
+
+def test_the_demo_song_loads_and_builds():
+    session = load_song(DEMO)
+    assert [t.name for t in session.tracks] == ["pad", "bass", "drums", "lead"]
+    built = session.build(48000, 512)
+    assert built.end_sample > 48000 * 30
+
+
+def test_a_good_song_builds_what_it_says():
+    s = parse_song(GOOD, "good.yaml")
+    assert s.tempo_map.tempo_at_beat(0) == 100
+    clip = s.tracks[0].clips[0]
+    assert clip.start_beats == 4
+    assert [(n.pitch, n.start_beats, n.velocity) for n in clip.notes] == [(60, 0, 90), (64, 1, 100)]
+    assert s.tracks[0].instrument.param("cutoff_hz").value == 3000
+
+
+def bad(text: str) -> SongFileError:
+    with pytest.raises(SongFileError) as err:
+        parse_song(text, "bad.yaml")
+    return err.value
+
+
+def test_velocity_out_of_range_names_file_line_column_and_field():
+    e = bad(GOOD.replace("[C4, 0, 1, 90]", "[C4, 0, 1, 200]"))
+    assert (e.line, e.column) == (10, 24)
+    assert e.where == "tracks[0].clips[0].notes[0].velocity"
+    assert str(e).startswith(
+        "bad.yaml:10:24: tracks[0].clips[0].notes[0].velocity: must be in 1..127, got 200"
+    )
+
+
+@pytest.mark.parametrize(
+    ("edit", "line", "where", "message"),
+    [
+        (("tempo: 100", "tempo: fast"), 3, "tempo", "must be a number"),
+        (("type: synth", "type: theremin"), 6, "tracks[0].instrument", "unknown instrument type 'theremin'"),
+        (
+            ("cutoff_hz: 3000", "cutoff_hz: 99999"),
+            6,
+            "tracks[0].instrument",
+            "cutoff_hz must be in 20..20000",
+        ),
+        (("cutoff_hz: 3000", "cutof_hz: 3000"), 6, "tracks[0].instrument", "no parameter 'cutof_hz'"),
+        (("pitch: 64", "pitch: H4"), 11, "tracks[0].clips[0].notes[1].pitch", "note name like C4"),
+        (("start_beats: 4", "start_beats: -4"), 8, "tracks[0].clips[0].start_beats", "must be in 0..1e+06"),
+        (("    clips:", "    clip:"), 7, "tracks[0].clip", "unknown field"),
+        (("schema_version: 1", "schema_version: 7"), 1, "schema_version", "schema version 1"),
+        (("length: 0.5", "length: 0"), 11, "tracks[0].clips[0].notes[1].length", "must be in"),
+    ],
+)
+def test_each_kind_of_mistake_is_named_at_its_place(edit, line, where, message):
+    e = bad(GOOD.replace(*edit))
+    assert e.line == line, str(e)
+    assert e.where == where, str(e)
+    assert message in str(e)
+
+
+def test_broken_yaml_reports_its_line():
+    e = bad(GOOD.replace("    clips:", "    clips: [\n"))
+    assert e.line > 0 and "not valid YAML" in str(e)
+
+
+def test_not_a_mapping_duplicate_keys_and_missing_fields():
+    assert "a YAML mapping" in str(bad("- just\n- a list\n"))
+    assert "duplicate key 'tempo'" in str(bad("schema_version: 1\ntempo: 90\ntempo: 100\n"))
+    e = bad("schema_version: 1\ntracks:\n  - name: x\n")
+    assert e.where == "tracks[0].instrument" and "required" in str(e)
+
+
+def test_sends_and_outputs_must_name_existing_buses():
+    text = GOOD + "    sends: [{bus: nowhere}]\n"
+    e = bad(text)
+    assert e.where == "tracks[0].sends[0].bus" and "no bus named 'nowhere'" in str(e)
+    e2 = bad(GOOD.replace("  - name: lead", "  - name: master"))
+    assert "reserved" in str(e2)
+
+
+def test_automation_paths_and_values_are_checked():
+    text = GOOD + "    automation:\n      pan: [{beat: 0, value: 5}]\n"
+    with pytest.raises(Exception, match="leaves its range"):
+        parse_song(text, "a.yaml").build(48000, 256)
+
+
+def test_unreadable_and_binary_files_are_named(tmp_path):
+    with pytest.raises(SongFileError, match="cannot read"):
+        load_song(tmp_path / "missing.yaml")
+    p = tmp_path / "bin.yaml"
+    p.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(SongFileError, match="not UTF-8"):
+        load_song(p)
