@@ -1,0 +1,51 @@
+"""The benchmark harness: named benchmarks, each returning rows that it prints as one table with ratios.
+
+A benchmark module has ``run(quick: bool) -> list[dict]``; each row has ``name`` and ``seconds`` (or another
+measure in ``value`` with its ``unit``), optionally ``realtime_x`` and ``note``. The first row is ours; the
+ratio column is ``row / ours`` for timings (how many times slower the peer is).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["BENCHMARKS", "format_table", "run_benchmark"]
+
+BENCHMARKS = {
+    "plan_overhead": ("bench.plan_overhead", "plan cost per node per 128-sample block (200 nodes)"),
+    "synth_voices": ("bench.synth_voices", "64 synth voices for 60 s at 48 kHz vs pyo and DawDreamer"),
+    "startup": ("bench.startup", "`strum --help` start-up time and what it imports"),
+    "render_memory": ("bench.render_memory", "peak resident memory of a render process"),
+}
+
+
+def format_table(title: str, rows: Sequence[dict[str, Any]]) -> str:
+    lines = [title, "=" * len(title)]
+    if not rows:
+        return "\n".join([*lines, "(no rows)"])
+    ours = rows[0]
+    head = f"{'contender':<28} {'result':>16} {'x real time':>12} {'ratio':>8}  note"
+    lines += [head, "-" * len(head)]
+    for r in rows:
+        if "seconds" in r:
+            result = f"{r['seconds']:.4f} s"
+            base = ours.get("seconds")
+            ratio = f"{r['seconds'] / base:.2f}" if base else ""
+        else:
+            result = f"{r['value']:.3f} {r.get('unit', '')}".strip()
+            base = ours.get("value")
+            ratio = f"{r['value'] / base:.2f}" if base and r.get("ratio", True) else ""
+        rt = f"{r['realtime_x']:.1f}" if r.get("realtime_x") else ""
+        lines.append(f"{r['name']:<28} {result:>16} {rt:>12} {ratio:>8}  {r.get('note', '')}")
+    return "\n".join(lines)
+
+
+def run_benchmark(name: str, quick: bool = False) -> str:
+    if name not in BENCHMARKS:
+        raise KeyError(f"unknown benchmark {name!r} (known: {', '.join(BENCHMARKS)})")
+    module_name, title = BENCHMARKS[name]
+    module = importlib.import_module(module_name)
+    rows = module.run(quick)
+    return format_table(f"{name}: {title}", rows)
