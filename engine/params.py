@@ -109,6 +109,8 @@ class Parameter:
         self._remaining = 0
         self._smoothing_samples = 0
         self._buffer = np.full(1, self.default, dtype=np.float64)
+        self._settled_n = -1  # block length the settled value was last written for (-1: rewrite)
+        self._settled_view = self._buffer
         self.is_constant = True
 
     # -- control side -----------------------------------------------------------------------------------
@@ -149,18 +151,29 @@ class Parameter:
     # -- audio side -------------------------------------------------------------------------------------
     def prepare(self, sample_rate: float, max_block_size: int) -> None:
         self._buffer = np.full(max_block_size, self._current, dtype=np.float64)
+        self._settled_n = -1
         self._smoothing_samples = 0 if self.stepped else max(1, round(self.smoothing_ms * 1e-3 * sample_rate))
 
     def reset(self) -> None:
         self._current = self._target
         self._ramp_target = self._target
         self._remaining = 0
+        self._settled_n = -1
 
     def render(self, ctx: BlockContext) -> np.ndarray:
         """Per-sample values for this block (a view of a preallocated buffer); sets ``is_constant``."""
         n = ctx.frames
-        out = self._buffer
         table = self.automation
+        if table is None and self._remaining == 0 and self._target == self._ramp_target:
+            # settled: the buffer already holds the value (the common case, kept cheap)
+            if self._settled_n != n:
+                self._settled_view = self._buffer[:n]
+                self._settled_view[:] = self._current
+                self._settled_n = n
+            self.is_constant = True
+            return self._settled_view
+        self._settled_n = -1
+        out = self._buffer
         if table is not None and ctx.playing:
             for k in range(ctx.num_segments):
                 eval_breakpoints(

@@ -73,7 +73,10 @@ def run(args: argparse.Namespace) -> int:
     session = _load(song)
 
     from engine.errors import EngineError
+    from engine.memory import release_compiler_pages
     from engine.render import WavSink, peak_db, render
+
+    release_compiler_pages()  # what importing the JIT touched (see engine/memory.py)
 
     t0 = time.perf_counter()
     try:
@@ -91,7 +94,13 @@ def run(args: argparse.Namespace) -> int:
             bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
         )
 
+    first_block = [True]
+
     def progress(frac: float) -> None:
+        if first_block[0]:
+            # every processor has run once, so every kernel is loaded: the compiler's pages can go
+            first_block[0] = False
+            release_compiler_pages()
         if bar is not None:
             bar.update(int(frac * 1000) - bar.n)
 

@@ -114,3 +114,11 @@ def test_unreadable_and_binary_files_are_named(tmp_path):
     p.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(SongFileError, match="not UTF-8"):
         load_song(p)
+
+
+def test_the_documented_example_loads_and_builds():
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "song-format.md").read_text()
+    block = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    session = parse_song(block, "docs/song-format.md")
+    assert session.tempo_map.time_signature_at_bar(8).denominator == 8
+    assert session.build(48000, 256).end_sample > 0
