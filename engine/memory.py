@@ -21,7 +21,7 @@ _LIBRARIES = ("libllvmlite",)
 
 
 def release_compiler_pages() -> int:
-    """Drop the compiler library's resident read-only pages; returns MB asked to release (0 if unsupported)."""
+    """Drop the compiler library's resident read-only pages; returns the MB released (0: unsupported)."""
     if not sys.platform.startswith("linux") or os.environ.get("STRUM_KEEP_COMPILER_PAGES"):
         return 0
     try:
