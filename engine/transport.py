@@ -78,6 +78,21 @@ class Transport:
         """Swap the tempo map; the timeline sample position stays where it is."""
         self._post((_TEMPO, tempo_map))
 
+    # -- positions (control side, for display) -----------------------------------------------------------
+    def position_seconds(self) -> float:
+        return self.position / self.sample_rate
+
+    def position_beats(self) -> float:
+        return self.tempo_map.sample_to_beat(self.position, self.sample_rate)
+
+    def position_bars(self) -> tuple[int, float]:
+        """(bar counted from 0, beat inside the bar in quarter notes)."""
+        return self.tempo_map.beat_to_bar(self.position_beats())
+
+    def position_text(self) -> str:
+        """The position as a musician reads it, e.g. ``3.2.000`` (bar.beat.tick, 1-based)."""
+        return self.tempo_map.format_position(self.position_beats())
+
     # -- audio side -------------------------------------------------------------------------------------
     def begin_block(self, ctx: BlockContext, frames: int) -> None:
         """Apply pending commands, then describe this block in ``ctx`` (segments, tempo, beat)."""

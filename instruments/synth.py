@@ -9,8 +9,9 @@ the number of voices). Voice allocation, stealing, sustain pedal and pitch bend 
 Build one with ``PolySynth(max_voices=32)``, set parameters with ``synth.param("cutoff_hz").set(800.0)``,
 call :meth:`PolySynth.prepare`, then :meth:`PolySynth.process` once per block (the render plan does all
 of this). Events apply at their exact sample: a note-on at block offset ``k`` makes its first sound at
-sample ``k``. Envelope, filter and waveform parameters are read once per block (their smoothing ramps
-advance in block steps); ``gain_db`` is smoothed per sample.
+sample ``k``. Envelope, filter and waveform parameters are read once per block while they sit still, and
+at the start of every sub-block of at most 32 samples while they are automated or ramping; ``gain_db``
+is applied per sample.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from engine.params import Parameter
 from engine.processor import AudioPort, BlockContext, EventPort, Processor
 from instruments.voices import VoicePool, apply_midi_event
 
-__all__ = ["PolySynth"]
+__all__ = ["SUB_BLOCK", "PolySynth"]
+
+SUB_BLOCK = 32  # samples between updates of a moving voice parameter
 
 
 def _block_value(p: Parameter, ctx: BlockContext) -> float:
@@ -61,6 +64,19 @@ class PolySynth(Processor):
         self._key_tracking = add(Parameter("key_tracking", 0.0, 1.0, 0.0))
         self._velocity_sensitivity = add(Parameter("velocity_sensitivity", 0.0, 1.0, 1.0))
         self._gain_db = add(Parameter("gain_db", -60.0, 12.0, -12.0, "dB"))
+        # in render_voices' argument order
+        self._voice_params = (
+            self._waveform,
+            self._attack_ms,
+            self._decay_ms,
+            self._sustain,
+            self._release_ms,
+            self._cutoff_hz,
+            self._resonance,
+            self._key_tracking,
+        )
+        self._still = [p.value for p in self._voice_params]
+        self._curves: list[np.ndarray | None] = [None] * len(self._voice_params)
         self._allocate(1)
 
     def _allocate(self, max_block_size: int) -> None:
@@ -91,6 +107,23 @@ class PolySynth(Processor):
         self._cache.fill(np.nan)
         self._mono.fill(0.0)
 
+    def _render_span(self, start: int, stop: int, moving: bool) -> None:
+        pool = self.voices
+        values = self._still
+        curves = self._curves
+        step = SUB_BLOCK if moving else stop - start
+        for a in range(start, stop, step):
+            b = min(a + step, stop)
+            if moving:
+                for k in range(len(curves)):
+                    c = curves[k]
+                    if c is not None:
+                        values[k] = c[a]
+            render_voices(
+                pool.fst, pool.ist, self._work, self._slots, self._cache, self._mono, a, b, int(values[0]),
+                self.sample_rate, values[1], values[2], values[3], values[4], values[5], values[6], values[7],
+            )  # fmt: skip
+
     def active_voice_count(self) -> int:
         """Notes playing now (at most ``max_voices``; the 3 ms fades of stolen voices are not counted)."""
         return self.voices.active_count()
@@ -108,18 +141,17 @@ class PolySynth(Processor):
         if frames > self._mono.shape[0]:
             # the kernels do not check bounds: refuse rather than write past the buffers
             raise ValueError(f"block of {frames} frames exceeds max_block_size {self._mono.shape[0]}")
-        rate = self.sample_rate
         pool = self.voices
-        fst, ist, chan, serial = pool.fst, pool.ist, pool.chan, pool.serial
-        work, slots, cache, mono = self._work, self._slots, self._cache, self._mono
-        waveform = int(_block_value(self._waveform, ctx))
-        attack_ms = _block_value(self._attack_ms, ctx)
-        decay_ms = _block_value(self._decay_ms, ctx)
-        sustain = _block_value(self._sustain, ctx)
-        release_ms = _block_value(self._release_ms, ctx)
-        cutoff_hz = _block_value(self._cutoff_hz, ctx)
-        resonance = _block_value(self._resonance, ctx)
-        key_tracking = _block_value(self._key_tracking, ctx)
+        # voice parameters: a float while still; per-sample values while automated or ramping, read at
+        # the start of every sub-block of at most SUB_BLOCK samples
+        moving = False
+        for k, p in enumerate(self._voice_params):
+            if p.automation is None and p.current == p.value:
+                self._still[k] = p.value
+                self._curves[k] = None
+            else:
+                self._curves[k] = p.render(ctx)
+                moving = True
         sensitivity = _block_value(self._velocity_sensitivity, ctx)
         gain = self._gain_db
         if gain.automation is None and gain.current == gain.value:
@@ -134,18 +166,13 @@ class PolySynth(Processor):
             for e in range(ev.count):
                 offset = min(int(ev.offset[e]), frames)
                 if offset > pos:
-                    render_voices(
-                        fst, ist, work, slots, cache, mono, pos, offset, waveform, rate,
-                        attack_ms, decay_ms, sustain, release_ms, cutoff_hz, resonance, key_tracking,
-                    )  # fmt: skip
+                    self._render_span(pos, offset, moving)
                     pos = offset
                 apply_midi_event(
-                    fst, ist, chan, serial, pool.max_voices, int(ev.status[e]), int(ev.data1[e]),
-                    int(ev.data2[e]), sensitivity, pool.pitch_bend_range_semitones, pool.fade_samples,
+                    pool.fst, pool.ist, pool.chan, pool.serial, pool.max_voices, int(ev.status[e]),
+                    int(ev.data1[e]), int(ev.data2[e]), sensitivity, pool.pitch_bend_range_semitones,
+                    pool.fade_samples,
                 )  # fmt: skip
         if pos < frames:
-            render_voices(
-                fst, ist, work, slots, cache, mono, pos, frames, waveform, rate,
-                attack_ms, decay_ms, sustain, release_ms, cutoff_hz, resonance, key_tracking,
-            )  # fmt: skip
-        write_stereo(mono, frames, gain_db, gain_is_constant, audio_out[0])
+            self._render_span(pos, frames, moving)
+        write_stereo(self._mono, frames, gain_db, gain_is_constant, audio_out[0])

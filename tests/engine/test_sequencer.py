@@ -52,6 +52,26 @@ def test_note_at_beat_one_and_a_half_starts_at_sample_36000_at_every_block_size(
     assert events[1] == (60000, NOTE_OFF, 60, 64)
 
 
+@pytest.mark.parametrize("rate", [44100, 48000, 88200, 96000])
+@pytest.mark.parametrize("block", [64, 333, 2048])
+def test_note_positions_follow_the_sample_rate(rate, block):
+    tm = TempoMap(bpm=120)
+    seq = Sequencer(compile_events([Clip(0, (Note(60, 1.5, 0.25),))], tm, rate))
+    tr = Transport(tm, rate, block)
+    ctx = BlockContext(rate)
+    from engine.events import EventBuffer
+
+    out = EventBuffer()
+    tr.play()
+    found = []
+    for k in range(rate * 2 // block):
+        tr.begin_block(ctx, block)
+        seq.process(ctx, [], [], [], [out])
+        found += [(k * block + off, st) for off, st, _, _ in out.as_list()]
+    # beat 1.5 = 0.75 s and beat 1.75 = 0.875 s, rounded to the nearest sample (half up)
+    assert found == [(int(rate * 0.75 + 0.5), NOTE_ON), (int(rate * 0.875 + 0.5), NOTE_OFF)]
+
+
 def test_clip_start_and_offset_place_notes():
     clip = Clip(4.0, (Note(60, 0.0, 1.0), Note(62, 1.0, 1.0)), offset_beats=1.0)
     events, _ = play([clip], total=SR * 4)

@@ -100,3 +100,16 @@ def test_loop_shorter_than_a_block_and_bad_positions_are_refused():
         t.set_loop(0, 0.05)
     with pytest.raises(ValueError, match=">= 0"):
         t.locate(-1)
+
+
+def test_position_reads_in_samples_seconds_beats_and_bars():
+    tm = TempoMap(bpm=120, time_signatures=[TimeSignature(0, 3, 4)])
+    t, ctx = make(tm, block=4800)
+    t.play()
+    for _ in range(25):  # 25 * 0.1 s = 2.5 s = 5 beats
+        t.begin_block(ctx, 4800)
+    assert t.position == 120000
+    assert t.position_seconds() == 2.5
+    assert t.position_beats() == pytest.approx(5.0)
+    assert t.position_bars() == (1, pytest.approx(2.0))
+    assert t.position_text() == "2.3.000"

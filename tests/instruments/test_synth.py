@@ -415,3 +415,61 @@ def test_process_does_not_allocate() -> None:
     assert synth.active_voice_count() > 0
     assert peak - baseline < 2048
     assert current - baseline < 512
+
+
+def test_automated_voice_parameters_update_every_32_samples(monkeypatch):
+    import instruments.synth as synth_module
+    from engine.params import AutomationLane, Breakpoint
+
+    calls = []
+    real = synth_module.render_voices
+
+    def spy(
+        fst,
+        ist,
+        work,
+        slots,
+        cache,
+        out,
+        start,
+        stop,
+        waveform,
+        rate,
+        attack,
+        decay,
+        sustain,
+        release,
+        cutoff,
+        *rest,
+    ):
+        calls.append((start, stop, cutoff))
+        return real(
+            fst,
+            ist,
+            work,
+            slots,
+            cache,
+            out,
+            start,
+            stop,
+            waveform,
+            rate,
+            attack,
+            decay,
+            sustain,
+            release,
+            cutoff,
+            *rest,
+        )
+
+    synth = synth_module.PolySynth(max_voices=4)
+    synth.prepare(48000, 256)
+    lane = AutomationLane([Breakpoint(0, 200.0), Breakpoint(1, 2000.0)])
+    synth.param("cutoff_hz").set_automation(lane.compile(lambda b: b * 256))  # one beat = 256 samples
+    monkeypatch.setattr(synth_module, "render_voices", spy)
+    ctx = BlockContext(48000)
+    ctx.set_single_segment(256, 0, True)
+    out = np.zeros((2, 256), np.float32)
+    synth.process(ctx, [], [out], [EventBuffer()], [])
+    assert [(a, b) for a, b, _ in calls] == [(k, k + 32) for k in range(0, 256, 32)]
+    np.testing.assert_allclose([c for _, _, c in calls], [200 + 1800 * k / 256 for k in range(0, 256, 32)])

@@ -1,0 +1,46 @@
+"""The audio side of a whole song: no buffer allocation per block, and silence after a stop."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+from presets.song import load_song
+
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "songs" / "demo.yaml"
+
+
+def test_processing_blocks_of_a_whole_song_allocates_no_buffers():
+    built = load_song(DEMO).build(48000, 512)
+    eng = built.engine
+    eng.transport.play()
+    for _ in range(200):  # warm up: JIT, views, first automation segments
+        eng.process_block(512)
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        for _ in range(1000):  # 10.7 s of music: notes, automation ramps, sends
+            eng.process_block(512)
+        after, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # one 512-sample stereo float32 buffer is 4 KB; nothing of that size may appear per block, nor leak
+    assert peak - before < 4096, f"peak grew by {peak - before} bytes"
+    assert after - before < 1024, f"{after - before} bytes still held after 1000 blocks"
+
+
+def test_stop_releases_every_voice_to_silence():
+    built = load_song(DEMO).build(48000, 512)
+    eng = built.engine
+    eng.transport.play()
+    for _ in range(1500):  # into the full arrangement: pad, bass, drums and lead sounding
+        eng.process_block(512)
+    assert np.abs(eng.process_block(512)).max() > 1e-3
+    eng.transport.stop()
+    for _ in range(int(48000 * 4 / 512)):  # longer than the longest release (1.2 s) and its fades
+        out = eng.process_block(512)
+    assert np.abs(out).max() == 0.0
+    assert all(s.active_notes() == 0 for s in built.sequencers.values())
