@@ -109,6 +109,7 @@ class WavSink:
         self._file.close()
         with open(self._tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(self._tmp, _new_file_mode(self.path))  # mkstemp made it owner-only
         os.replace(self._tmp, self.path)
         return self.path
 
@@ -118,6 +119,16 @@ class WavSink:
         finally:
             if os.path.exists(self._tmp):
                 os.unlink(self._tmp)
+
+
+def _new_file_mode(path: Path) -> int:
+    """The mode a plain ``open()`` would give a new file (or the mode of the file being replaced)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 @dataclass

@@ -101,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
             # every processor has run once, so every kernel is loaded: the compiler's pages can go
             first_block[0] = False
             release_compiler_pages()
+            if bar is not None:
+                bar.set_description(f"render {song.name}")
         if bar is not None:
             bar.update(int(frac * 1000) - bar.n)
 

@@ -145,3 +145,16 @@ def test_render_arguments_are_checked():
         render_array(built.engine, built.end_sample, tail="forever")
     with pytest.raises(RenderError, match="not a tap"):
         render_array(built.engine, built.end_sample, stems={"x": "nope.out"})
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    path = write_wav(tmp_path / "p.wav", np.zeros((2, 10), np.float32), SR)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+    path.chmod(0o640)
+    write_wav(path, np.zeros((2, 10), np.float32), SR)  # replacing keeps the file's mode
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
