@@ -145,8 +145,10 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
                 }
             )
     budget = 1000.0
-    worst = max(r["value"] for r in rows[:3])
-    rows[0]["note"] += f"; budget {budget:.0f} ns, worst of ours {worst:.0f} ns"
+    worst = max(r["value"] for r in rows[:2])
+    verdict = "within" if worst <= budget else "OVER"
+    rows[0]["note"] += f"; pass-through budget {budget:.0f} ns: worst {worst:.0f} ns, {verdict}"
+    rows[2]["note"] += "; real DSP: smoothed gain_db + Numba kernel call"
     return rows
 
 
