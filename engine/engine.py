@@ -59,7 +59,9 @@ class Engine:
         self.collect()
         if self._compiled_version == self.graph.version and self._latest is not None:
             return self._latest
-        plan = compile_plan(self.graph, self.sample_rate, self.max_block_size, taps=self.taps)
+        plan = compile_plan(
+            self.graph, self.sample_rate, self.max_block_size, taps=self.taps, previous=self._latest
+        )
         plan.prepare_frames(self.max_block_size)
         self._compiled_version = self.graph.version
         self._latest = plan
@@ -106,6 +108,8 @@ class Engine:
                 self._retired.try_push(nxt)
                 nxt = newer
             old = self._plan
+            if old is not None:
+                nxt.adopt(old)
             self._plan = nxt
             self.plan_swaps += 1
             if old is not None:

@@ -68,7 +68,7 @@ class _EventDelayOp:
 
     __slots__ = ("d1", "d2", "delay_samples", "due", "head", "now", "size", "status")
 
-    def __init__(self, delay_samples: int, capacity: int = 8192) -> None:
+    def __init__(self, delay_samples: int, capacity: int = 65536) -> None:
         self.delay_samples = delay_samples
         self.due = np.zeros(capacity, dtype=np.int64)
         self.status = np.zeros(capacity, dtype=np.uint8)
@@ -103,6 +103,22 @@ class _EventDelayOp:
 
     def reset(self) -> None:
         self.head = self.size = self.now = 0
+
+    def take_pending(self, old: _EventDelayOp) -> None:
+        """Adopt the events still queued in ``old`` (a plan swap changed this path's delay), keeping
+        their remaining time plus the change in delay, so no note-off is lost."""
+        cap = old.due.shape[0]
+        shift = self.delay_samples - old.delay_samples
+        for i in range(old.size):
+            j = (old.head + i) % cap
+            if self.size == self.due.shape[0]:
+                break
+            k = (self.head + self.size) % self.due.shape[0]
+            self.due[k] = self.now + max(0, int(old.due[j]) - old.now + shift)
+            self.status[k] = old.status[j]
+            self.d1[k] = old.d1[j]
+            self.d2[k] = old.d2[j]
+            self.size += 1
 
 
 class _MergeOp:
@@ -193,18 +209,20 @@ class RenderPlan:
         taps: dict[str, np.ndarray],
         processors: list[Processor],
         event_buffers: list[EventBuffer],
-        stateful_ops: list[Any],
+        delay_ops: dict[str, Any],
         stats: PlanStats,
         sample_rate: float,
         max_block_size: int,
         order: list[str],
+        tap_latency: dict[str, int],
     ) -> None:
         self._steps = steps
         self._calls = [(s.fn, s.ins, s.outs, s.events_in, s.events_out) for s in steps]
         self._output_slot = output_slot
         self._tap_slots = taps
         self._event_buffers = event_buffers
-        self._stateful_ops = stateful_ops
+        self._delay_ops = delay_ops
+        self.tap_latency = tap_latency  # latency of each tap, as latency_samples is the output's
         self.processors = processors
         self.stats = stats
         self.sample_rate = sample_rate
@@ -256,11 +274,20 @@ class RenderPlan:
 
     def reset(self) -> None:
         """Clear the plan's own delay lines (processors reset themselves through Engine.reset)."""
-        for op in self._stateful_ops:
+        for op in self._delay_ops.values():
             op.reset()
         for slot in self._steps:
             for b in slot.audio_out:
                 b[:] = 0.0
+
+    def adopt(self, previous: RenderPlan) -> None:
+        """Audio side, at the swap: take over the events still queued in the previous plan's event delays
+        whose delay changed (those that kept theirs are the same objects and simply carry on)."""
+        for key, op in self._delay_ops.items():
+            old = previous._delay_ops.get(key)
+            if old is not None and old is not op and isinstance(op, _EventDelayOp):
+                if isinstance(old, _EventDelayOp):
+                    op.take_pending(old)
 
     def describe(self) -> str:
         return "\n".join(s.label for s in self._steps)
@@ -288,6 +315,10 @@ def _latencies(graph: Graph, order: list[str]) -> tuple[dict[str, int], dict[str
         if own < 0:
             raise GraphError(f"node {name!r} reports negative latency {own}")
         out_lat[name] = lat + own
+    for name, proc in graph.nodes.items():
+        if isinstance(proc, Feedback):
+            # what meets at a Feedback input is aligned like any other merge
+            in_lat[name] = max((out_lat[c.source] for c in incoming[name]), default=0)
     return out_lat, in_lat
 
 
@@ -297,11 +328,14 @@ def compile_plan(
     max_block_size: int,
     taps: Sequence[str] = (),
     output_channels: int = 2,
+    previous: RenderPlan | None = None,
 ) -> RenderPlan:
     """Compile ``graph`` for ``sample_rate`` and blocks of up to ``max_block_size`` samples.
 
     ``taps`` names extra audio outputs (``"node.port"``) whose blocks stay readable after ``process``
     (stems, meters). Processors that are new, or prepared for another rate or block size, are prepared here.
+    ``previous`` is the plan this one replaces: its latency-compensation delay lines carry on where a
+    connection keeps its delay, and events waiting in a delay it drops move to the new one.
     """
     if not sample_rate > 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
@@ -343,7 +377,8 @@ def compile_plan(
     all_event_buffers: list[EventBuffer] = []
     empty_events = EventBuffer(1)
     steps: list[_Step] = []
-    stateful: list[Any] = []
+    delay_ops: dict[str, Any] = {}
+    old_ops: dict[str, Any] = previous._delay_ops if previous is not None else {}
     delays = 0
 
     def zero(channels: int) -> np.ndarray:
@@ -372,10 +407,19 @@ def compile_plan(
         temps: list[np.ndarray] = []
         for (c, slot), d in zip(sources, delayed, strict=True):
             if d > 0:
-                op = _DelayOp(slot.shape[0], d)
+                key = f"audio {c}"
+                old = old_ops.get(key)
+                if (
+                    isinstance(old, _DelayOp)
+                    and old.delay_samples == d
+                    and old.ring.shape[0] == slot.shape[0]
+                ):
+                    op = old  # the same delay line carries on across the swap
+                else:
+                    op = _DelayOp(slot.shape[0], d)
+                delay_ops[key] = op
                 tmp = pool.take(slot.shape[0])
                 steps.append(_Step(op.process, f"delay {c} by {d}", [slot], [tmp]))
-                stateful.append(op)
                 feeds.append(tmp)
                 temps.append(tmp)
                 delays += 1
@@ -397,14 +441,21 @@ def compile_plan(
         for c in conns:
             src = event_produced[(c.source, c.source_port)]
             d = in_lat[name] - out_lat[c.source]
-            if d > 0:
-                eop = _EventDelayOp(d)
+            key = f"events {c}"
+            old_e = old_ops.get(key)
+            if d > 0 or isinstance(old_e, _EventDelayOp):
+                # (a path that no longer needs a delay keeps a zero delay for one plan, so the events
+                # the old delay still holds reach their destination)
+                if isinstance(old_e, _EventDelayOp) and old_e.delay_samples == d:
+                    eop = old_e  # the same object carries on: nothing to hand over
+                else:
+                    eop = _EventDelayOp(d)  # adopt() moves the old queue over at the swap
+                delay_ops[key] = eop
                 buf = EventBuffer(src.capacity)
                 all_event_buffers.append(buf)
                 steps.append(
                     _Step(eop.process, f"delay events {c} by {d}", events_in=[src], events_out=[buf])
                 )
-                stateful.append(eop)
                 delays += 1
                 feeds.append(buf)
             else:
@@ -449,13 +500,15 @@ def compile_plan(
         for k, p in enumerate(proc.audio_outputs):
             if k == 0 and proc.in_place and ins and ins[0].shape[0] == p.channels:
                 cand = ins[0]
+                # the contract lets audio_out[0] share only with audio_in[0], never with another input
+                shared_elsewhere = any(cand is other for other in ins[1:])
                 is_owned = any(o is cand for o in owned)
                 # a source buffer can be taken over when this node is its last reader
                 keys = [key for key, slot in dying if slot is cand]
                 direct_dies = bool(keys) and all(
                     readers[key] == keys.count(key) and key not in pinned for key in keys
                 )
-                if is_owned or direct_dies:
+                if (is_owned or direct_dies) and not shared_elsewhere:
                     aliased = cand
                     outs.append(cand)
                     continue
@@ -502,6 +555,7 @@ def compile_plan(
         output_slot = zero(output_channels)
         latency = 0
     tap_slots = {ref: produced[key] for ref, key in tap_refs.items()}
+    tap_latency = {ref: out_lat[key[0]] for ref, key in tap_refs.items()}
     by_ch: dict[int, int] = {}
     for s in pool.all:
         by_ch[s.shape[0]] = by_ch.get(s.shape[0], 0) + 1
@@ -519,9 +573,10 @@ def compile_plan(
         tap_slots,
         [nodes[n] for n in order],
         all_event_buffers,
-        stateful,
+        delay_ops,
         stats,
         float(sample_rate),
         max_block_size,
         order,
+        tap_latency,
     )
