@@ -89,7 +89,11 @@ class WavSink:
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=parent)
         os.close(fd)
         self._tmp = tmp
-        self._file = sf.SoundFile(tmp, "w", int(sample_rate), channels, SUBTYPES[bit_depth], format="WAV")
+        try:
+            self._file = sf.SoundFile(tmp, "w", int(sample_rate), channels, SUBTYPES[bit_depth], format="WAV")
+        except BaseException:
+            os.unlink(tmp)
+            raise
         self.frames = 0
 
     def write(self, block: np.ndarray) -> None:
@@ -105,17 +109,30 @@ class WavSink:
             self._file.write(np.ascontiguousarray(data))
         self.frames += data.shape[0]
 
-    def commit(self) -> Path:
+    def finish(self) -> None:
+        """Close and flush the temporary file to disk (it is not yet in place)."""
+        if self._file.closed:
+            return
         self._file.close()
         with open(self._tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.chmod(self._tmp, _new_file_mode(self.path))  # mkstemp made it owner-only
+
+    def publish(self) -> Path:
+        """Rename the finished file into place (atomic on one file system)."""
+        self.finish()
         os.replace(self._tmp, self.path)
         return self.path
 
+    def commit(self) -> Path:
+        """Finish and publish in one step."""
+        return self.publish()
+
     def abort(self) -> None:
+        """Drop the temporary file; the target is left as it was."""
         try:
-            self._file.close()
+            if not self._file.closed:
+                self._file.close()
         finally:
             if os.path.exists(self._tmp):
                 os.unlink(self._tmp)
@@ -177,79 +194,108 @@ def render(
         max_tail = int(max_tail_seconds * sr)
     else:
         try:
-            fixed_tail = round(float(tail) * sr)
+            seconds = float(tail)
         except (TypeError, ValueError):
             raise RenderError(f"tail must be 'auto' or seconds, got {tail!r}") from None
-        if not 0 <= fixed_tail <= 3600 * sr:
+        if not 0 <= seconds <= 3600:  # also refuses nan and inf
             raise RenderError(f"tail must be 0..3600 seconds, got {tail}")
+        fixed_tail = round(seconds * sr)
         max_tail = fixed_tail
     threshold = 10.0 ** (tail_threshold_db / 20.0)
     quiet_needed = sr // 2
-    latency = plan.latency_samples
 
     engine.transport.locate(0)
     engine.transport.play()
     engine.reset()
-    # each output: its sink and the tap it reads (None: the mix); the plan may be swapped mid-render
-    outputs: list[tuple[Sink, str | None]] = [(mix, None)] + [(sink, ref) for ref, sink in stems.values()]
+    # the mix first, then the stems; each is trimmed by its own latency so all line up with the mix
+    mix_stream = _Stream(mix, None, plan.latency_samples, end_sample, fixed_tail)
+    streams = [mix_stream] + [
+        _Stream(sink, ref, plan.tap_latency[ref], end_sample, fixed_tail) for ref, sink in stems.values()
+    ]
+    lead = max(st.latency for st in streams)
 
-    def block_of(ref: str | None) -> np.ndarray:
+    limit = end_sample + max_tail  # output frames every stream must be able to reach
+    raw = 0  # frames rendered so far, before trimming
+    last_loud = end_sample - 1  # output index of the last loud tail sample of the mix
+    quiet_run = 0
+    while raw - lead < limit:
+        n = min(block, limit + lead - raw)
+        engine.process_block(n)
         current = engine.plan
         assert current is not None
-        return current.output if ref is None else current.taps[ref]
-
-    held: list[list[np.ndarray]] = [[] for _ in outputs]  # tail blocks waiting for the cut
-
-    limit = end_sample + max_tail  # in output (latency-trimmed) frames
-    raw = 0  # frames rendered so far, before trimming
-    last_loud = end_sample - 1  # output index of the last loud tail sample
-    quiet_run = 0
-    peak = 0.0
-    while raw - latency < limit:
-        n = min(block, limit + latency - raw)
-        engine.process_block(n)
-        lo = max(0, latency - raw)  # first in-block sample that is output (after the latency)
-        start = raw + lo - latency  # its output index
+        for st in streams:
+            st.push(current.output if st.tap is None else current.taps[st.tap], raw)
         raw += n
         if progress is not None:
-            progress(min(1.0, max(0, raw - latency) / max(1, end_sample)))
-        if lo >= n:
+            progress(min(1.0, max(0, raw - mix_stream.latency) / max(1, end_sample)))
+        if fixed_tail is not None:
             continue
-        direct = max(0, min(n, end_sample + latency - (raw - n)) - lo) if fixed_tail is None else n - lo
-        for k, (sink, tap) in enumerate(outputs):
-            buf = block_of(tap)
-            if direct:
-                sink.write(buf[:, lo : lo + direct])
-            if lo + direct < n:
-                held[k].append(buf[:, lo + direct :].copy())
-        out = block_of(None)
-        if lo < n:
-            peak = max(peak, float(np.abs(out[:, lo:]).max()))
-        if fixed_tail is not None or lo + direct >= n:
+        # auto tail: track the last loud sample of the mix past the song end
+        first = max(0, end_sample + mix_stream.latency - (raw - n))  # first in-block sample past the end
+        if first >= n:
             continue
-        tail_part = np.abs(out[:, lo + direct :]).max(axis=0)
-        loud = np.nonzero(tail_part >= threshold)[0]
-        tail_start = start + direct
+        level = np.abs(current.output[:, first:]).max(axis=0)
+        loud = np.nonzero(level >= threshold)[0]
         if loud.size:
-            last_loud = tail_start + int(loud[-1])
-            quiet_run = (tail_part.shape[0] - 1) - int(loud[-1])
+            last_loud = raw - n + first - mix_stream.latency + int(loud[-1])
+            quiet_run = level.shape[0] - 1 - int(loud[-1])
         else:
-            quiet_run += tail_part.shape[0]
-        if quiet_run >= quiet_needed:
+            quiet_run += level.shape[0]
+        if quiet_run >= quiet_needed and raw - lead >= end_sample:
             break
     engine.transport.stop()
     total = end_sample + max_tail if fixed_tail is not None else max(end_sample, last_loud + 1)
-    # release held tail blocks up to the cut
-    for k, (sink, _) in enumerate(outputs):
-        remaining = total - end_sample
-        for b in held[k]:
-            if remaining <= 0:
-                break
-            sink.write(b[:, :remaining])
-            remaining -= b.shape[1]
+    for st in streams:
+        st.finish(total)
     if progress is not None:
         progress(1.0)
-    return RenderStats(sr, total, end_sample, total - end_sample, peak)
+    return RenderStats(sr, total, end_sample, total - end_sample, mix_stream.peak)
+
+
+class _Stream:
+    """One output of a render (the mix or a stem): drops its latency from the start, writes the song
+    straight to its sink and holds the tail until the cut is known."""
+
+    def __init__(self, sink: Sink, tap: str | None, latency: int, end: int, fixed_tail: int | None) -> None:
+        self.sink = sink
+        self.tap = tap
+        self.latency = latency
+        # output frames that can be written at once: the song, or everything when the tail is fixed
+        self.direct_end = end + fixed_tail if fixed_tail is not None else end
+        self.hold = fixed_tail is None
+        self.written = 0
+        self.held: list[np.ndarray] = []
+        self.peak = 0.0
+        self.channels = 2
+
+    def push(self, buf: np.ndarray, raw_start: int) -> None:
+        """``buf`` holds rendered frames ``raw_start ..``; their output index is ``raw - latency``."""
+        n = buf.shape[1]
+        first_out = raw_start - self.latency
+        lo = max(0, -first_out)  # in-block start of what is past the latency
+        if lo >= n:
+            return
+        self.channels = buf.shape[0]
+        if self.tap is None:  # the mix reports its peak
+            self.peak = max(self.peak, float(np.abs(buf[:, lo:]).max()))
+        direct = max(0, min(n, self.direct_end - first_out) - lo)
+        if direct:
+            self.sink.write(buf[:, lo : lo + direct])
+            self.written += direct
+        if self.hold and lo + direct < n:
+            self.held.append(buf[:, lo + direct :].copy())
+
+    def finish(self, total: int) -> None:
+        """Write held tail frames up to ``total`` output frames (silence if the stream falls short)."""
+        remaining = total - self.written
+        for b in self.held:
+            if remaining <= 0:
+                break
+            self.sink.write(b[:, :remaining])
+            remaining -= min(remaining, b.shape[1])
+        if remaining > 0:
+            self.sink.write(np.zeros((self.channels, remaining), dtype=np.float32))
+        self.held = []
 
 
 def render_array(

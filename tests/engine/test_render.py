@@ -158,3 +158,41 @@ def test_written_files_get_ordinary_permissions(tmp_path):
     path.chmod(0o640)
     write_wav(path, np.zeros((2, 10), np.float32), SR)  # replacing keeps the file's mode
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_stems_line_up_with_the_mix_when_inserts_report_latency():
+    from tests.helpers import Delay
+
+    s = song()
+    s.tracks[0].inserts = [Delay(100)]  # the lead has a 100-sample device: the plan delays the rest
+    s.master_inserts = [Delay(37)]  # and the master chain adds its own
+    built = s.build(SR, 512)
+    audio, stems, _ = render_array(built.engine, built.end_sample, stems=built.stems)
+    assert built.engine.latency_samples == 137
+    # the master strip is unity, so the latency-trimmed stems must add up to the trimmed mix exactly
+    np.testing.assert_allclose(stems["lead"] + stems["pad"] + stems["fx"], audio, atol=1e-5)
+    first = int(np.nonzero(np.abs(audio[0]) > 0)[0][0])
+    assert first == 0  # the song still starts at sample 0
+
+
+def test_tail_of_infinity_or_nan_is_refused():
+    built = song().build(SR, 512)
+    for bad in ("inf", "nan", -1):
+        with pytest.raises(RenderError, match="tail must be"):
+            render_array(built.engine, built.end_sample, tail=bad)
+
+
+def test_the_demo_song_with_synth_automation_renders_alike_at_any_block_size():
+    from pathlib import Path
+
+    from presets.song import load_song
+
+    demo = Path(__file__).resolve().parents[2] / "examples" / "songs" / "demo.yaml"
+    results = []
+    for block in (32, 1000, 4096):
+        built = load_song(demo).build(SR, 4096)
+        end = round(built.engine.transport.tempo_map.beat_to_sample(44.0, SR))  # into the filter sweep
+        audio, _, _ = render_array(built.engine, end, block_size=block, tail=0)
+        results.append(audio)
+    for other in results[1:]:
+        assert np.max(np.abs(other - results[0])) <= 1e-6
