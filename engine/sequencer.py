@@ -174,8 +174,12 @@ class EventTable:
 
 
 def compile_events(clips: Iterable[Clip], tempo_map: TempoMap, sample_rate: float) -> EventTable:
-    """Place clips on the timeline and convert beats to samples (rounded to the nearest sample)."""
-    rows: list[tuple[float, int, int, int, int]] = []  # beat, priority, status, d1, d2
+    """Place clips on the timeline and convert beats to samples (rounded to the nearest sample, half up).
+
+    Every note lasts at least one sample, so its note-off never lands before or on its note-on.
+    """
+    rows: list[tuple[float, int, int, int, int, int]] = []  # beat, priority, status, d1, d2, note id
+    note_id = 0
     for clip in clips:
         lo = clip.offset_beats
         hi = clip.offset_beats + (clip.end_beats - clip.start_beats)
@@ -184,25 +188,33 @@ def compile_events(clips: Iterable[Clip], tempo_map: TempoMap, sample_rate: floa
             if not lo <= n.start_beats < hi:
                 continue
             end = min(n.start_beats + n.length_beats, hi)
-            rows.append((base + n.start_beats, 4, NOTE_ON | n.channel, n.pitch, n.velocity))
-            rows.append((base + end, 0, NOTE_OFF | n.channel, n.pitch, 64))
+            rows.append((base + n.start_beats, 4, NOTE_ON | n.channel, n.pitch, n.velocity, note_id))
+            rows.append((base + end, 0, NOTE_OFF | n.channel, n.pitch, 64, note_id))
+            note_id += 1
         for c in clip.controls:
             if lo <= c.beat < hi:
-                rows.append((base + c.beat, 2, CONTROL_CHANGE | c.channel, c.controller, c.value))
+                rows.append((base + c.beat, 2, CONTROL_CHANGE | c.channel, c.controller, c.value, -1))
         for b in clip.pitch_bends:
             if lo <= b.beat < hi:
                 v = b.value + 8192
-                rows.append((base + b.beat, 3, PITCH_BEND | b.channel, v & 0x7F, v >> 7))
+                rows.append((base + b.beat, 3, PITCH_BEND | b.channel, v & 0x7F, v >> 7, -1))
         for p in clip.programs:
             if lo <= p.beat < hi:
-                rows.append((base + p.beat, 1, PROGRAM_CHANGE | p.channel, p.program, 0))
+                rows.append((base + p.beat, 1, PROGRAM_CHANGE | p.channel, p.program, 0, -1))
     if not rows:
         return EventTable.empty()
     beats = np.array([r[0] for r in rows], dtype=np.float64)
     seconds = tempo_map.beats_to_seconds(beats)
     samples = np.floor(seconds * float(sample_rate) + 0.5).astype(np.int64)
+    on_sample: dict[int, int] = {}
+    for i, r in enumerate(rows):
+        if r[5] >= 0 and r[1] == 4:
+            on_sample[r[5]] = int(samples[i])
+    for i, r in enumerate(rows):
+        if r[5] >= 0 and r[1] == 0 and samples[i] <= on_sample[r[5]]:
+            samples[i] = on_sample[r[5]] + 1  # shorter than half a sample: still one sample long
     keyed = sorted(
-        ((int(samples[i]), r[1], i, r[2], r[3], r[4]) for i, r in enumerate(rows)), key=lambda t: t[:3]
+        ((int(samples[i]), r[1], i, r[2], r[3], r[4], r[5]) for i, r in enumerate(rows)), key=lambda t: t[:3]
     )
     keyed = _resolve_overlaps(keyed)
     return EventTable(
@@ -213,36 +225,42 @@ def compile_events(clips: Iterable[Clip], tempo_map: TempoMap, sample_rate: floa
     )
 
 
-def _resolve_overlaps(rows: Sequence[tuple[int, int, int, int, int, int]]) -> list:
-    """Where a pitch starts again while it sounds on the same channel, end the earlier note first and drop
-    the earlier note's own note-off, so one note-on always pairs with one note-off."""
-    sounding: dict[tuple[int, int], int] = {}
-    skip_offs: dict[tuple[int, int], int] = {}
+def _resolve_overlaps(rows: Sequence[tuple[int, int, int, int, int, int, int]]) -> list:
+    """Where a pitch starts again while it sounds on the same channel, end the earlier note there and drop
+    that earlier note's own note-off, so every note-on pairs with exactly one note-off and each note keeps
+    its own end."""
+    sounding: dict[tuple[int, int], int] = {}  # (channel, pitch) -> id of the note sounding
+    ended_early: set[int] = set()
     out: list = []
     for row in rows:
-        sample, _prio, order, status, d1, _d2 = row
+        sample, _prio, order, status, d1, _d2, nid = row
         kind = status & 0xF0
         key = (status & 0x0F, d1)
         if kind == NOTE_ON:
-            if sounding.get(key, 0) > 0:
-                out.append((sample, 0, order, NOTE_OFF | key[0], d1, 64))
-                skip_offs[key] = skip_offs.get(key, 0) + 1
-                sounding[key] -= 1
-            sounding[key] = sounding.get(key, 0) + 1
+            earlier = sounding.get(key)
+            if earlier is not None:
+                out.append((sample, 0, order, NOTE_OFF | key[0], d1, 64, earlier))
+                ended_early.add(earlier)
+            sounding[key] = nid
         elif kind == NOTE_OFF:
-            if skip_offs.get(key, 0) > 0:
-                skip_offs[key] -= 1
+            if nid in ended_early:
                 continue
-            if sounding.get(key, 0) == 0:
-                continue
-            sounding[key] -= 1
+            if sounding.get(key) == nid:
+                del sounding[key]
         out.append(row)
     return out
 
 
+NOTE_OFF_RESERVE = 128  # event-buffer places kept for note-offs, so a crowded block never hangs a note
+
+
 @njit(cache=True, nogil=True)
 def _gather(samples, status, d1, d2, start, stop, base, o_off, o_st, o_d1, o_d2, count, active):
-    """Copy events with ``start <= sample < stop`` to offsets ``sample - start + base``; track notes."""
+    """Copy events with ``start <= sample < stop`` to offsets ``sample - start + base``; track notes.
+
+    A note-off goes out only for a note that sounds (after a locate into a note, its note-off was already
+    sent). The last ``NOTE_OFF_RESERVE`` places of the buffer are kept for note-offs, and an event that
+    does not fit leaves the note table as it was, so a stop still releases what sounds."""
     m = samples.shape[0]
     lo = 0
     hi = m
@@ -253,18 +271,27 @@ def _gather(samples, status, d1, d2, start, stop, base, o_off, o_st, o_d1, o_d2,
         else:
             hi = mid
     cap = o_off.shape[0]
+    soft_cap = cap - NOTE_OFF_RESERVE if cap > 2 * NOTE_OFF_RESERVE else cap
     dropped = 0
     i = lo
     while i < m and samples[i] < stop:
         st = status[i]
         kind = st & 0xF0
         key = (st & 0x0F) * 128 + d1[i]
-        if kind == 0x90:
-            active[key] += 1
-        elif kind == 0x80:
+        if kind == 0x80:
             if active[key] > 0:
-                active[key] -= 1
-        if count < cap:
+                if count < cap:
+                    active[key] -= 1
+                    o_off[count] = samples[i] - start + base
+                    o_st[count] = st
+                    o_d1[count] = d1[i]
+                    o_d2[count] = d2[i]
+                    count += 1
+                else:
+                    dropped += 1
+        elif count < soft_cap:
+            if kind == 0x90:
+                active[key] += 1
             o_off[count] = samples[i] - start + base
             o_st[count] = st
             o_d1[count] = d1[i]
@@ -278,19 +305,16 @@ def _gather(samples, status, d1, d2, start, stop, base, o_off, o_st, o_d1, o_d2,
 
 @njit(cache=True, nogil=True)
 def _flush(active, offset, o_off, o_st, o_d1, o_d2, count):
-    """A note-off at ``offset`` for every sounding note; clears the table."""
+    """A note-off at ``offset`` for every sounding note; a note-off that does not fit stays owed."""
     cap = o_off.shape[0]
     for key in range(active.shape[0]):
-        k = active[key]
-        while k > 0:
-            if count < cap:
-                o_off[count] = offset
-                o_st[count] = 0x80 | (key // 128)
-                o_d1[count] = key % 128
-                o_d2[count] = 64
-                count += 1
-            k -= 1
-        active[key] = 0
+        while active[key] > 0 and count < cap:
+            o_off[count] = offset
+            o_st[count] = 0x80 | (key // 128)
+            o_d1[count] = key % 128
+            o_d2[count] = 64
+            count += 1
+            active[key] -= 1
     return count
 
 
@@ -305,6 +329,7 @@ class Sequencer(Processor):
         self._playing_table = self.table
         self._active = np.zeros(16 * 128, dtype=np.int32)
         self._expected = -1
+        self._owed = False
 
     def set_table(self, table: EventTable) -> None:
         """Control side: replace the events; notes that sound get their note-offs at the next block."""
@@ -322,12 +347,14 @@ class Sequencer(Processor):
         out: EventBuffer = events_out[0]
         out.count = 0
         table = self.table
-        flush = ctx.notes_off_due
+        flush = ctx.notes_off_due or self._owed
         if table is not self._playing_table:
             self._playing_table = table
             flush = True
         if flush:
             out.count = _flush(self._active, 0, out.offset, out.status, out.data1, out.data2, 0)
+            # a full buffer leaves note-offs owed: send them next block (the table still knows them)
+            self._owed = out.count == out.capacity
         if not ctx.playing:
             self._expected = -1
             return

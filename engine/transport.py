@@ -53,7 +53,11 @@ class Transport:
         self._post((_LOCATE, int(sample)))
 
     def locate_beats(self, beat: float) -> None:
-        self.locate(round(self.tempo_map.beat_to_sample(beat, self.sample_rate)))
+        self.locate(self._sample_of(beat))
+
+    def _sample_of(self, beat: float) -> int:
+        # the same rounding as the sequencer's events (half up), so a loop point and a note on it agree
+        return math.floor(self.tempo_map.beat_to_sample(beat, self.sample_rate) + 0.5)
 
     def locate_bar(self, bar: int) -> None:
         self.locate_beats(self.tempo_map.bar_to_beat(bar))
@@ -62,8 +66,8 @@ class Transport:
         """Loop between two beat positions; the loop must be at least one maximum block long."""
         if not (math.isfinite(start_beat) and math.isfinite(end_beat)) or start_beat < 0:
             raise ValueError(f"loop start must be a finite beat >= 0, got {start_beat}")
-        start = round(self.tempo_map.beat_to_sample(start_beat, self.sample_rate))
-        end = round(self.tempo_map.beat_to_sample(end_beat, self.sample_rate))
+        start = self._sample_of(start_beat)
+        end = self._sample_of(end_beat)
         if end - start < self.max_block_size:
             raise ValueError(
                 f"loop {start_beat:g}..{end_beat:g} beats is {end - start} samples; it must be at least"
@@ -75,7 +79,9 @@ class Transport:
         self._post((_LOOP, self.loop_start, self.loop_end, bool(enabled) and self.loop_end > self.loop_start))
 
     def set_tempo_map(self, tempo_map: TempoMap) -> None:
-        """Swap the tempo map; the timeline sample position stays where it is."""
+        """Swap the tempo map the transport reports beats and bars with; the sample position stays where it
+        is. Event tables, automation lanes and loop points are in samples: rebuild them for the new map
+        (``Session.build`` does) and set the loop again."""
         self._post((_TEMPO, tempo_map))
 
     # -- positions (control side, for display) -----------------------------------------------------------

@@ -194,3 +194,59 @@ def test_new_table_while_playing_releases_sounding_notes():
 def test_out_of_range_values_are_refused_with_a_message(bad):
     with pytest.raises(ValueError, match="must be"):
         bad()
+
+
+def test_a_note_shorter_than_a_sample_still_ends():
+    events, seq = play(
+        [
+            Clip(
+                0,
+                (
+                    Note(60, 0, 1e-6),
+                    Note(62, 0.999999, 0.5),
+                ),
+                length_beats=1,
+            )
+        ],
+        total=SR,
+    )
+    ons = {p: t for t, s, p, _ in events if s == NOTE_ON}
+    offs = {p: t for t, s, p, _ in events if s == NOTE_OFF}
+    assert offs[60] == ons[60] + 1 and offs[62] > ons[62]
+    assert seq.active_notes() == 0
+    assert_no_hanging(events)
+
+
+def test_a_shorter_note_inside_a_longer_one_keeps_its_own_end():
+    # A holds C4 for beats 0..4; B strikes C4 again at beat 1 for one beat: A ends at 1, B ends at 2
+    events, _ = play([Clip(0, (Note(60, 0, 4), Note(60, 1, 1)))], total=SR * 3)
+    assert [(t, s) for t, s, _, _ in events] == [
+        (0, NOTE_ON),
+        (24000, NOTE_OFF),
+        (24000, NOTE_ON),
+        (48000, NOTE_OFF),
+    ]
+
+
+def test_locating_into_a_note_sends_no_orphan_note_off():
+    events, _ = play(
+        [Clip(0, (Note(60, 0, 2),))], total=SR, block=100, actions={100: lambda t: t.locate(24000)}
+    )
+    assert [(t, s) for t, s, _, _ in events] == [(0, NOTE_ON), (100, NOTE_OFF)]  # the flush, nothing at 48000
+
+
+def test_a_crowded_block_never_drops_a_note_off():
+    from engine.events import EventBuffer
+
+    tm = TempoMap(bpm=120)
+    ccs = tuple(ControlChange(i / 10000, 1, i % 128) for i in range(5000))
+    seq = Sequencer(compile_events([Clip(0, (Note(60, 0, 0.1),), ccs)], tm, SR))
+    tr = Transport(tm, SR, 16384)
+    ctx = BlockContext(SR)
+    out = EventBuffer()
+    tr.play()
+    tr.begin_block(ctx, 16384)
+    seq.process(ctx, [], [], [], [out])
+    got = out.as_list()
+    assert out.dropped > 0  # the buffer really overflowed
+    assert (2400, NOTE_OFF, 60, 64) in got and seq.active_notes() == 0
