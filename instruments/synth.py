@@ -10,8 +10,8 @@ Build one with ``PolySynth(max_voices=32)``, set parameters with ``synth.param("
 call :meth:`PolySynth.prepare`, then :meth:`PolySynth.process` once per block (the render plan does all
 of this). Events apply at their exact sample: a note-on at block offset ``k`` makes its first sound at
 sample ``k``. Envelope, filter and waveform parameters are read once per block while they sit still, and
-at the start of every sub-block of at most 32 samples while they are automated or ramping; ``gain_db``
-is applied per sample.
+every 32 samples of the timeline while they are automated or ramping (on a grid fixed to the timeline, so
+a render does not depend on the block size); ``gain_db`` is applied per sample.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 from dsp.kernels.synth import NUM_CACHE, NUM_W_ROWS, render_voices, write_stereo
 from engine.events import EventBuffer
 from engine.params import Parameter
-from engine.processor import AudioPort, BlockContext, EventPort, Processor
+from engine.processor import MAX_SEGMENTS, AudioPort, BlockContext, EventPort, Processor
 from instruments.voices import VoicePool, apply_midi_event
 
 __all__ = ["SUB_BLOCK", "PolySynth"]
@@ -86,6 +86,10 @@ class PolySynth(Processor):
         self._cache = np.full(NUM_CACHE, np.nan, dtype=np.float64)
         self._mono = np.zeros(max(1, max_block_size), dtype=np.float64)
         self._gain_still = np.zeros(1, dtype=np.float64)
+        # update points of moving parameters: one per SUB_BLOCK, plus one per loop-wrap segment
+        self._points = np.zeros(max(1, max_block_size) // SUB_BLOCK + 3 * MAX_SEGMENTS + 2, dtype=np.int64)
+        self._num_points = 0
+        self._next_point = 0
 
     @property
     def max_voices(self) -> int:
@@ -107,22 +111,59 @@ class PolySynth(Processor):
         self._cache.fill(np.nan)
         self._mono.fill(0.0)
 
+    def _update_points(self, ctx: BlockContext) -> None:
+        """Block offsets where moving voice parameters are read: every SUB_BLOCK samples of the timeline
+        (so the result does not depend on the block size), and where a loop wrap starts a segment."""
+        pts = self._points
+        m = 0
+        if ctx.playing:
+            for k in range(ctx.num_segments):
+                off = int(ctx.seg_offset[k])
+                first = -int(ctx.seg_start[k]) % SUB_BLOCK
+                if k > 0 and first:
+                    pts[m] = off
+                    m += 1
+                for i in range(off + first, off + int(ctx.seg_frames[k]), SUB_BLOCK):
+                    pts[m] = i
+                    m += 1
+        else:
+            for i in range(0, ctx.frames, SUB_BLOCK):
+                pts[m] = i
+                m += 1
+        self._num_points = m
+        self._next_point = 0
+
     def _render_span(self, start: int, stop: int, moving: bool) -> None:
         pool = self.voices
         values = self._still
+        if not moving:
+            render_voices(
+                pool.fst, pool.ist, self._work, self._slots, self._cache, self._mono, start, stop,
+                int(values[0]), self.sample_rate, values[1], values[2], values[3], values[4], values[5],
+                values[6], values[7],
+            )  # fmt: skip
+            return
         curves = self._curves
-        step = SUB_BLOCK if moving else stop - start
-        for a in range(start, stop, step):
-            b = min(a + step, stop)
-            if moving:
+        pts = self._points
+        m = self._num_points
+        j = self._next_point
+        x = start
+        while x < stop:
+            # the value at the latest update point at or before x holds until the next one
+            while j < m and pts[j] <= x:
+                at = pts[j]
                 for k in range(len(curves)):
                     c = curves[k]
                     if c is not None:
-                        values[k] = c[a]
+                        values[k] = c[at]
+                j += 1
+            y = stop if j >= m else min(stop, int(pts[j]))
             render_voices(
-                pool.fst, pool.ist, self._work, self._slots, self._cache, self._mono, a, b, int(values[0]),
+                pool.fst, pool.ist, self._work, self._slots, self._cache, self._mono, x, y, int(values[0]),
                 self.sample_rate, values[1], values[2], values[3], values[4], values[5], values[6], values[7],
             )  # fmt: skip
+            x = y
+        self._next_point = j
 
     def active_voice_count(self) -> int:
         """Notes playing now (at most ``max_voices``; the 3 ms fades of stolen voices are not counted)."""
@@ -152,6 +193,8 @@ class PolySynth(Processor):
             else:
                 self._curves[k] = p.render(ctx)
                 moving = True
+        if moving:
+            self._update_points(ctx)
         sensitivity = _block_value(self._velocity_sensitivity, ctx)
         gain = self._gain_db
         if gain.automation is None and gain.current == gain.value:
