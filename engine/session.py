@@ -15,12 +15,12 @@ from engine.engine import Engine
 from engine.errors import SessionError
 from engine.graph import Graph
 from engine.mixer import ChannelStrip, Send, apply_solo
-from engine.params import AutomationLane
+from engine.params import AutomationLane, Parameter
 from engine.processor import AudioPort, Processor
 from engine.sequencer import Clip, Sequencer, compile_events
 from engine.tempo import TempoMap
 
-__all__ = ["BuildResult", "BusSpec", "SendSpec", "Session", "TrackSpec"]
+__all__ = ["BuildResult", "BusSpec", "SendSpec", "Session", "TrackSpec", "automation_target"]
 
 MASTER = "master"
 
@@ -199,22 +199,37 @@ class Session:
     @staticmethod
     def _automate(owner, lanes, strip, instrument, inserts, beat_to_sample) -> None:
         for path, lane in lanes.items():
-            target: Processor | None
-            head, _, pname = path.partition(".")
-            if not pname:
-                target, pname = strip, head
-            elif head == "instrument":
-                target = instrument
-            elif head.startswith("fx") and head[2:].isdigit() and int(head[2:]) < len(inserts):
-                target = inserts[int(head[2:])]
-            else:
-                target = None
-            if target is None:
-                raise SessionError(f"{owner}: automation path {path!r} names no device")
             try:
-                target.param(pname).set_automation(lane.compile(beat_to_sample))
+                automation_target(path, strip, instrument, inserts).set_automation(
+                    lane.compile(beat_to_sample)
+                )
             except (KeyError, ValueError) as exc:
                 raise SessionError(f"{owner}: automation {path!r}: {exc}") from None
+
+
+def automation_target(
+    path: str, strip: Processor, instrument: Processor | None, inserts: list[Processor]
+) -> Parameter:
+    """The parameter an automation path names: ``volume_db``/``pan``... on the strip,
+    ``instrument.<name>``, or ``fx<k>.<name>`` for the k-th insert. SessionError says what is wrong."""
+    head, _, pname = path.partition(".")
+    target: Processor | None
+    if not pname:
+        target, pname = strip, head
+    elif head == "instrument":
+        target = instrument
+    elif head.startswith("fx") and head[2:].isdigit() and int(head[2:]) < len(inserts):
+        target = inserts[int(head[2:])]
+    else:
+        target = None
+    if target is None:
+        raise SessionError(
+            f"automation path {path!r} names no device (use a strip parameter, instrument.NAME or fxK.NAME)"
+        )
+    try:
+        return target.param(pname)
+    except KeyError as exc:
+        raise SessionError(str(exc.args[0])) from None
 
 
 class _Sum(Processor):

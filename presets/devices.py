@@ -44,9 +44,9 @@ def build_device(entry: Mapping[str, Any], kind: str) -> Processor:
     if not isinstance(entry, Mapping):
         raise ValueError(f"a device is a mapping with a 'type', got {type(entry).__name__}")
     dtype = entry.get("type")
-    if dtype not in table:
+    if not isinstance(dtype, str) or dtype not in table:
         known = ", ".join(sorted(table))
-        raise ValueError(f"unknown {kind} type {dtype!r} (known: {known})")
+        raise ValueError(f"unknown {kind} type {dtype!r:.40} (known: {known})")
     factory, options = table[dtype]
     for key in entry:
         if key not in ("type", "params", *options):
@@ -57,8 +57,12 @@ def build_device(entry: Mapping[str, Any], kind: str) -> Processor:
         raise ValueError(f"params must be a mapping of name: value, got {type(params).__name__}")
     for name, value in params.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"parameter {name!r} must be a number, got {value!r}")
-        proc.param(str(name)).set(value)
+            raise ValueError(f"parameter {name!r} must be a number, got {value!r:.40}")
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ValueError(f"parameter {name!r}: {str(value)[:20]}... is far out of range") from None
+        proc.param(str(name)).set(number)
     for p in proc.params.values():
         p.reset()
     return proc

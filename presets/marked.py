@@ -31,42 +31,72 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _convert(node: yaml.Node, loader: yaml.SafeLoader) -> Any:
+MAX_DEPTH = 64  # nesting deeper than any song needs; stops runaway documents early
+
+
+def _fail(message: str, node: yaml.Node) -> yaml.MarkedYAMLError:
+    return yaml.constructor.ConstructorError(None, None, message, node.start_mark)
+
+
+def _convert(node: yaml.Node, loader: yaml.SafeLoader, memo: dict[int, Any], depth: int = 0) -> Any:
+    """Build marked values; an alias reuses the value already built (no exponential blow-up) and an
+    alias that contains itself is refused."""
+    key_id = id(node)
+    if key_id in memo:
+        value = memo[key_id]
+        if value is _IN_PROGRESS:
+            raise _fail("an alias refers to the node that contains it", node)
+        return value
+    if depth > MAX_DEPTH:
+        raise _fail(f"nested more than {MAX_DEPTH} levels deep", node)
     if isinstance(node, yaml.MappingNode):
+        memo[key_id] = _IN_PROGRESS
         out = MarkedDict()
         out.mark = _mark(node)
         out.key_marks = {}
         out.name_marks = {}
         for key_node, value_node in node.value:
-            key = _convert(key_node, loader)
+            key = _convert(key_node, loader, memo, depth + 1)
             if isinstance(key, (dict, list)):
-                raise yaml.constructor.ConstructorError(
-                    None, None, "a mapping key must be a plain value", key_node.start_mark
-                )
+                raise _fail("a mapping key must be a plain value", key_node)
             if key in out:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            out[key] = _convert(value_node, loader)
+                raise _fail(f"duplicate key {key!r}", key_node)
+            out[key] = _convert(value_node, loader, memo, depth + 1)
             out.key_marks[key] = _mark(value_node)
             out.name_marks[key] = _mark(key_node)
+        memo[key_id] = out
         return out
     if isinstance(node, yaml.SequenceNode):
-        lst = MarkedList(_convert(v, loader) for v in node.value)
+        memo[key_id] = _IN_PROGRESS
+        lst = MarkedList(_convert(v, loader, memo, depth + 1) for v in node.value)
         lst.mark = _mark(node)
         lst.item_marks = [_mark(v) for v in node.value]
+        memo[key_id] = lst
         return lst
-    return loader.construct_object(node, deep=True)
+    try:
+        value = loader.construct_object(node, deep=True)
+    except yaml.YAMLError:
+        raise
+    except Exception as exc:  # a tagged scalar that does not parse (!!float x, !!timestamp x...)
+        raise _fail(f"cannot read {node.value!r} as {node.tag.rsplit(':', 1)[-1]}: {exc}", node) from None
+    memo[key_id] = value
+    return value
+
+
+_IN_PROGRESS = object()
 
 
 def load_marked(text: str) -> Any:
     """Parse one YAML document (safe tags only). Raises ``yaml.YAMLError`` with its own place on bad YAML."""
     loader = yaml.SafeLoader(text)
     try:
-        node = loader.get_single_node()
+        try:
+            node = loader.get_single_node()
+        except RecursionError:
+            raise yaml.YAMLError("the document is nested too deeply") from None
         if node is None:
             return None
-        return _convert(node, loader)
+        return _convert(node, loader, {})
     finally:
         loader.dispose()
 

@@ -16,9 +16,12 @@ from typing import Any
 
 import yaml
 
+from engine.errors import SessionError
+from engine.mixer import ChannelStrip
 from engine.params import AutomationLane, Breakpoint
+from engine.processor import Processor
 from engine.sequencer import Clip, ControlChange, Note, PitchBend, ProgramChange
-from engine.session import MASTER, BusSpec, SendSpec, Session, TrackSpec
+from engine.session import MASTER, BusSpec, SendSpec, Session, TrackSpec, automation_target
 from engine.tempo import TempoMap, TempoPoint, TimeSignature
 from presets.devices import build_device, note_number
 from presets.errors import SongFileError
@@ -72,11 +75,15 @@ class _Checker:
                 raise self.fail(d, None, where, "is required")
             return default
         v = d[key]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise self.fail(d, key, where, f"must be a number, got {v!r}")
-        if not lo <= v <= hi:
-            raise self.fail(d, key, where, f"must be in {lo:g}..{hi:g}, got {v!r}")
-        return float(v)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise self.fail(d, key, where, f"must be a number, got {_show(v)}")
+        try:
+            f = float(v)
+        except OverflowError:
+            f = math.inf
+        if not math.isfinite(f) or not lo <= f <= hi:
+            raise self.fail(d, key, where, f"must be in {lo:g}..{hi:g}, got {_show(v)}")
+        return f
 
     def integer(self, d: Any, key: Any, where: str, lo: int, hi: int, default: int | None = None) -> int:
         if isinstance(d, dict) and key not in d:
@@ -85,9 +92,9 @@ class _Checker:
             return default
         v = d[key]
         if isinstance(v, bool) or not isinstance(v, int):
-            raise self.fail(d, key, where, f"must be an integer, got {v!r}")
+            raise self.fail(d, key, where, f"must be an integer, got {_show(v)}")
         if not lo <= v <= hi:
-            raise self.fail(d, key, where, f"must be in {lo}..{hi}, got {v!r}")
+            raise self.fail(d, key, where, f"must be in {lo}..{hi}, got {_show(v)}")
         return v
 
     def boolean(self, d: MarkedDict, key: str, where: str, default: bool = False) -> bool:
@@ -95,7 +102,7 @@ class _Checker:
             return default
         v = d[key]
         if not isinstance(v, bool):
-            raise self.fail(d, key, where, f"must be true or false, got {v!r}")
+            raise self.fail(d, key, where, f"must be true or false, got {_show(v)}")
         return v
 
     def text(self, d: MarkedDict, key: str, where: str, default: str | None = None) -> str:
@@ -105,16 +112,22 @@ class _Checker:
             return default
         v = d[key]
         if not isinstance(v, str) or not v:
-            raise self.fail(d, key, where, f"must be a non-empty string, got {v!r}")
+            raise self.fail(d, key, where, f"must be a non-empty string, got {_show(v)}")
         return v
 
     def wrap(self, d: Any, key: Any, where: str, fn: Callable[..., Any], *args: Any) -> Any:
         """Call ``fn(*args)`` and turn its ValueError into a SongFileError at this place."""
         try:
             return fn(*args)
-        except (ValueError, KeyError) as exc:
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
             msg = exc.args[0] if exc.args else str(exc)
             raise self.fail(d, key, where, str(msg)) from None
+
+
+def _show(v: Any, limit: int = 40) -> str:
+    """A value for an error message, shortened so a huge value cannot flood the terminal."""
+    text = repr(v)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _kind(v: Any) -> str:
@@ -193,6 +206,7 @@ def parse_song(text: str, file: str = "<song>") -> Session:
         session.master_volume_db = c.number(m, "volume_db", "master.volume_db", -96, 12, 0.0)
         session.master_inserts = _inserts(c, m, "master")
         session.master_automation = _automation(c, m, "master")
+        _check_automation(c, m, "master", session.master_automation, None, session.master_inserts)
     names: dict[str, str] = {}
     groups: list[tuple[str, list[Any], Any]] = [
         ("buses", session.buses, buses),
@@ -229,9 +243,17 @@ def _tempo_map(c: _Checker, doc: MarkedDict) -> TempoMap:
             e = c.mapping(seq, i, w)
             c.keys(e, ("beat", "bpm", "ramp"), w)
             beat = c.number(e, "beat", f"{w}.beat", 0, 1e6)
+            if points and beat <= points[-1].beat:
+                raise c.fail(
+                    e, "beat", f"{w}.beat", f"must come after the previous point's beat {points[-1].beat:g}"
+                )
             bpm = c.number(e, "bpm", f"{w}.bpm", 1, 999)
             ramp = e.get("ramp", "step")
-            points.append(c.wrap(e, "ramp" if "ramp" in e else None, w, TempoPoint, beat, bpm, ramp))
+            if ramp not in ("step", "linear"):
+                raise c.fail(e, "ramp", f"{w}.ramp", f"must be step or linear, got {_show(ramp)}")
+            if ramp == "linear" and i == len(seq) - 1:
+                raise c.fail(e, "ramp", f"{w}.ramp", "the last point has no next point to ramp to")
+            points.append(c.wrap(e, None, w, TempoPoint, beat, bpm, ramp))
     bpm = c.number(doc, "tempo", "tempo", 1, 999, 120.0)
     sigs: list[TimeSignature] = []
     if "time_signatures" in doc:
@@ -241,18 +263,20 @@ def _tempo_map(c: _Checker, doc: MarkedDict) -> TempoMap:
             e = c.mapping(seq, i, w)
             c.keys(e, ("bar", "numerator", "denominator"), w)
             bar = c.integer(e, "bar", f"{w}.bar", 0, 100000)
+            if i == 0 and bar != 0:
+                raise c.fail(e, "bar", f"{w}.bar", f"the first time signature must be at bar 0, got {bar}")
+            if sigs and bar <= sigs[-1].bar:
+                raise c.fail(
+                    e, "bar", f"{w}.bar", f"must come after the previous signature's bar {sigs[-1].bar}"
+                )
             num = c.integer(e, "numerator", f"{w}.numerator", 1, 64)
             den = c.integer(e, "denominator", f"{w}.denominator", 1, 64)
+            if den & (den - 1):
+                raise c.fail(e, "denominator", f"{w}.denominator", f"must be a power of two, got {den}")
             sigs.append(c.wrap(e, None, w, TimeSignature, bar, num, den))
-    return c.wrap(
-        doc,
-        "tempo_map" if points else "time_signatures" if sigs else None,
-        "tempo",
-        TempoMap,
-        points,
-        sigs,
-        bpm,
-    )
+    # everything is checked point by point above; what is left for TempoMap is consistent
+    place_of = "tempo_map" if points else "time_signatures" if sigs else None
+    return c.wrap(doc, place_of, place_of or "tempo", TempoMap, points, sigs, bpm)
 
 
 def _inserts(c: _Checker, d: MarkedDict, where: str) -> list:
@@ -307,12 +331,48 @@ def _sends(c: _Checker, d: MarkedDict, where: str) -> list[SendSpec]:
     return out
 
 
+def _name(c: _Checker, d: MarkedDict, w: str) -> str:
+    name = c.text(d, "name", f"{w}.name")
+    if "/" in name or "." in name:
+        raise c.fail(d, "name", f"{w}.name", f"must not contain '/' or '.', got {_show(name)}")
+    return name
+
+
+def _check_automation(
+    c: _Checker,
+    d: MarkedDict,
+    w: str,
+    lanes: dict[str, AutomationLane],
+    instrument: Processor | None,
+    inserts: list[Processor],
+) -> None:
+    """Each lane must name a parameter of this strip or device and stay inside its range."""
+    if not lanes:
+        return
+    strip = ChannelStrip(2)
+    node = d["automation"]
+    for path, lane in lanes.items():
+        try:
+            param = automation_target(path, strip, instrument, inserts)
+        except SessionError as exc:
+            raise c.fail(node, path, f"{w}.automation.{path}", str(exc)) from None
+        for k, point in enumerate(lane.points):
+            if not param.min_value <= point.value <= param.max_value:
+                where = f"{w}.automation.{path}[{k}].value"
+                raise c.fail(
+                    node[path][k],
+                    "value",
+                    where,
+                    f"{param.name} must be in {param.min_value:g}..{param.max_value:g}, got {point.value:g}",
+                )
+
+
 def _bus(c: _Checker, seq: MarkedList, i: int) -> BusSpec:
     w = f"buses[{i}]"
     d = c.mapping(seq, i, w)
     c.keys(d, ("name", "inserts", "volume_db", "pan", "mute", "output", "automation"), w)
-    return BusSpec(
-        name=c.text(d, "name", f"{w}.name"),
+    bus = BusSpec(
+        name=_name(c, d, w),
         inserts=_inserts(c, d, w),
         volume_db=c.number(d, "volume_db", f"{w}.volume_db", -96, 12, 0.0),
         pan=c.number(d, "pan", f"{w}.pan", -1, 1, 0.0),
@@ -320,6 +380,8 @@ def _bus(c: _Checker, seq: MarkedList, i: int) -> BusSpec:
         output=c.text(d, "output", f"{w}.output", MASTER),
         automation=_automation(c, d, w),
     )
+    _check_automation(c, d, w, bus.automation, None, bus.inserts)
+    return bus
 
 
 def _track(c: _Checker, seq: MarkedList, i: int) -> TrackSpec:
@@ -342,7 +404,7 @@ def _track(c: _Checker, seq: MarkedList, i: int) -> TrackSpec:
         ),
         w,
     )
-    name = c.text(d, "name", f"{w}.name")
+    name = _name(c, d, w)
     if "instrument" not in d:
         raise c.fail(d, None, f"{w}.instrument", "is required")
     c.mapping(d, "instrument", f"{w}.instrument")
@@ -352,7 +414,7 @@ def _track(c: _Checker, seq: MarkedList, i: int) -> TrackSpec:
         cseq = c.sequence(d, "clips", f"{w}.clips")
         for k, _ in enumerate(cseq):
             clips.append(_clip(c, cseq, k, f"{w}.clips[{k}]"))
-    return TrackSpec(
+    track = TrackSpec(
         name=name,
         instrument=instrument,
         clips=clips,
@@ -365,6 +427,8 @@ def _track(c: _Checker, seq: MarkedList, i: int) -> TrackSpec:
         output=c.text(d, "output", f"{w}.output", MASTER),
         automation=_automation(c, d, w),
     )
+    _check_automation(c, d, w, track.automation, track.instrument, track.inserts)
+    return track
 
 
 _NOTE_FIELDS = ("pitch", "start", "length", "velocity", "channel")

@@ -101,10 +101,90 @@ def test_sends_and_outputs_must_name_existing_buses():
     assert "reserved" in str(e2)
 
 
-def test_automation_paths_and_values_are_checked():
-    text = GOOD + "    automation:\n      pan: [{beat: 0, value: 5}]\n"
-    with pytest.raises(Exception, match="leaves its range"):
-        parse_song(text, "a.yaml").build(48000, 256)
+def test_automation_paths_and_values_are_checked_at_their_line():
+    e = bad(GOOD + "    automation:\n      pan: [{beat: 0, value: 0}, {beat: 1, value: 5}]\n")
+    assert (e.line, e.where) == (13, "tracks[0].automation.pan[1].value") and "pan must be in -1..1" in str(e)
+    e = bad(GOOD + "    automation:\n      instrument.cutof_hz: [{beat: 0, value: 100}]\n")
+    assert e.line == 13 and "no parameter 'cutof_hz'" in str(e)
+    e = bad(GOOD + "    automation:\n      fx3.gain_db: [{beat: 0, value: 0}]\n")
+    assert e.line == 13 and "names no device" in str(e)
+
+
+def test_tempo_and_meter_mistakes_point_at_their_entry():
+    e = bad("schema_version: 1\ntempo_map:\n  - {beat: 0, bpm: 90}\n  - {beat: 0, bpm: 100}\n")
+    assert (e.line, e.where) == (4, "tempo_map[1].beat") and "after the previous" in str(e)
+    e = bad("schema_version: 1\ntempo_map:\n  - {beat: 0, bpm: 90}\n  - {beat: 4, bpm: 100, ramp: linear}\n")
+    assert (e.line, e.where) == (4, "tempo_map[1].ramp") and "no next point" in str(e)
+    e = bad(
+        "schema_version: 1\ntime_signatures:\n  - {bar: 0, numerator: 3, denominator: 4}\n"
+        "  - {bar: 4, numerator: 5, denominator: 6}\n"
+    )
+    assert (e.line, e.where) == (4, "time_signatures[1].denominator") and "power of two" in str(e)
+
+
+def test_names_with_dots_or_slashes_are_refused_at_their_line():
+    e = bad(GOOD.replace("  - name: lead", "  - name: lead.vox"))
+    assert (e.line, e.where) == (5, "tracks[0].name") and "must not contain" in str(e)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "schema_version: 1\ntempo: !!float x\n",
+        "schema_version: !!int abc\n",
+        "schema_version: 1\ntracks: !!bool maybe\n",
+        "schema_version: 1\ntitle: !!timestamp x\n",
+        "schema_version: 1\ntracks: &a [*a]\n",
+        "schema_version: 1\ntracks: " + "[" * 3000 + "]" * 3000 + "\n",
+        "schema_version: " + "9" * 400 + "\n",
+        "schema_version: 1\ntempo: " + "9" * 400 + "\n",
+        "schema_version: 1\ntracks:\n  - name: a\n    instrument: {type: [1]}\n",
+        "schema_version: 1\ntracks:\n  - name: a\n    instrument: {type: synth, params: {cutoff_hz: 1e999}}"
+    ],
+)
+def test_hostile_yaml_gives_a_song_file_error(text):
+    e = bad(text)
+    assert len(str(e)) < 300
+
+
+def test_shared_aliases_are_not_expanded_exponentially():
+    lines = ["schema_version: 1", "a0: &a0 [1, 2]"]
+    for k in range(1, 30):
+        lines.append(f"a{k}: &a{k} [*a{k - 1}, *a{k - 1}]")
+    e = bad("\n".join(lines) + "\n")  # 2**30 leaves if expanded; refused fast as unknown fields instead
+    assert "unknown field" in str(e)
+
+
+def test_mutated_demo_files_never_escape_as_other_errors():
+    import random
+
+    rng = random.Random(7)
+    text = DEMO.read_text()
+    junk = [
+        "",
+        "-",
+        ":",
+        "[",
+        "]",
+        "{",
+        "}",
+        "!!int x",
+        "*z",
+        "&y",
+        "999999999999999999999",
+        "nan",
+        "'",
+        "\t",
+    ]
+    for _ in range(300):
+        chars = list(text)
+        for _ in range(rng.randint(1, 5)):
+            i = rng.randrange(len(chars))
+            chars[i] = rng.choice(junk)
+        try:
+            parse_song("".join(chars), "m.yaml")
+        except SongFileError:
+            pass
 
 
 def test_unreadable_and_binary_files_are_named(tmp_path):
