@@ -12,6 +12,7 @@ import math
 import os
 from collections.abc import Callable
 
+from bridge.errors import MidiFileError
 from bridge.midifile import MidiFileData, read_midi_file
 from engine.events import CONTROL_CHANGE, NOTE_OFF, NOTE_ON, PITCH_BEND, PROGRAM_CHANGE
 from engine.processor import Processor
@@ -54,6 +55,11 @@ def tempo_map_from_midi(data: MidiFileData) -> TempoMap:
     sigs: list[TimeSignature] = [TimeSignature(0, 4, 4)]
     bar_beat = 0.0  # beat where the latest signature's first bar starts
     for ts in data.time_signatures:
+        if not (1 <= ts.numerator <= 64 and 1 <= ts.denominator <= 64):
+            raise MidiFileError(
+                f"{data.path}: tick {ts.tick}: time signature {ts.numerator}/{ts.denominator} is outside"
+                " what StrumSpace plays (numerator and denominator 1..64)"
+            )
         last = sigs[-1]
         beat = data.tick_to_beat(ts.tick)
         elapsed = (beat - bar_beat) / last.bar_length_beats

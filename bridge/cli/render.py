@@ -57,6 +57,19 @@ def _load(path: Path):
     raise CliError(f"{path}: unknown song type {suffix!r} (expected .yaml, .yml, .mid or .midi)", 2)
 
 
+def _make_dirs(folder: Path) -> list[Path]:
+    """Create ``folder`` and missing parents; returns the ones created, outermost first."""
+    missing = []
+    p = folder
+    while not p.exists():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return list(reversed(missing))
+
+
 def run(args: argparse.Namespace) -> int:
     from bridge.cli import CliError
 
@@ -106,20 +119,33 @@ def run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.update(int(frac * 1000) - bar.n)
 
+    # every file this render writes, checked before anything is written
+    targets = {"mix": out}
+    if args.stems:
+        for name in built.stems:
+            targets[name] = Path(args.stems) / f"{name}.wav"
+    seen: dict[Path, str] = {}
+    for what, path in targets.items():
+        key = path.resolve()
+        if key in seen:
+            raise CliError(
+                f"the {what} stem would overwrite the {seen[key]} at {path}; choose another --stems", 2
+            )
+        seen[key] = "mix" if what == "mix" else f"{what} stem"
+
     # stream into temporary files beside the targets; rename only when everything has rendered
     sinks: list[WavSink] = []
+    made_dirs: list[Path] = []
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
+        for folder in {p.parent for p in targets.values()}:
+            made_dirs += _make_dirs(folder)
         mix = WavSink(out, int(args.sample_rate), 2, args.bit_depth)
         sinks.append(mix)
         stems = {}
-        if args.stems:
-            stem_dir = Path(args.stems)
-            stem_dir.mkdir(parents=True, exist_ok=True)
-            for name, ref in built.stems.items():
-                sink = WavSink(stem_dir / f"{name}.wav", int(args.sample_rate), 2, args.bit_depth)
-                sinks.append(sink)
-                stems[name] = (ref, sink)
+        for name, ref in built.stems.items() if args.stems else ():
+            sink = WavSink(targets[name], int(args.sample_rate), 2, args.bit_depth)
+            sinks.append(sink)
+            stems[name] = (ref, sink)
         stats = render(
             built.engine,
             built.end_sample,
@@ -129,19 +155,24 @@ def run(args: argparse.Namespace) -> int:
             tail=tail,
             progress=progress,
         )
-    except (EngineError, ValueError, OSError) as exc:
+        for s in sinks:
+            s.finish()  # everything on disk before anything is renamed into place
+    except BaseException as exc:
         for s in sinks:
             s.abort()
-        raise CliError(f"{song}: {exc}") from None
-    except BaseException:
-        for s in sinks:
-            s.abort()
+        for folder in reversed(made_dirs):
+            try:
+                folder.rmdir()  # only folders this render created, and only if still empty
+            except OSError:
+                pass
+        if isinstance(exc, (EngineError, ValueError, OSError)):
+            raise CliError(f"{song}: {exc}") from None
         raise
     finally:
         if bar is not None:
             bar.close()
     for s in sinks:
-        s.commit()
+        s.publish()
     elapsed = time.perf_counter() - t0
     speed = stats.seconds / elapsed if elapsed > 0 else float("inf")
     print(

@@ -122,3 +122,15 @@ def test_wrong_suffixes_are_refused(tmp_path):
 def test_unsupported_sample_rate_is_an_error_not_a_traceback(tmp_path):
     r = strum("render", str(DEMO), "-o", str(tmp_path / "x.wav"), "--sample-rate", "12345")
     assert r.returncode == 1 and "sample rate must be one of" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_stem_that_would_overwrite_the_mix_is_refused_before_anything_is_written(tmp_path):
+    r = strum("render", str(DEMO), "-o", str(tmp_path / "out" / "pad.wav"), "--stems", str(tmp_path / "out"))
+    assert r.returncode == 2 and "would overwrite the mix" in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_render_removes_the_folders_it_created(tmp_path):
+    r = strum("render", str(DEMO), "-o", str(tmp_path / "new" / "x.wav"), "--tail", "inf")
+    assert r.returncode == 1 and "tail must be" in r.stderr and "Traceback" not in r.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -71,3 +71,13 @@ def test_corrupt_file_error_names_the_file_and_place(tmp_path):
     with pytest.raises(MidiFileError) as err:
         session_from_midi(bad)
     assert "broken.mid" in str(err.value) and "byte 0x" in str(err.value)
+
+
+def test_a_time_signature_beyond_what_the_engine_plays_is_a_clean_error(tmp_path):
+    track = [
+        mido.MetaMessage("time_signature", numerator=65, denominator=4, time=0),
+        mido.Message("note_on", note=60, time=0),
+        mido.Message("note_off", note=60, time=480),
+    ]
+    with pytest.raises(MidiFileError, match=r"song\.mid: tick 0: time signature 65/4"):
+        session_from_midi(write(tmp_path, [track]))
