@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dsp.kernels.synth import NUM_CACHE, NUM_W_ROWS, render_voices, write_stereo
+from dsp.kernels.synth import NUM_CACHE, NUM_W_ROWS, render_voices, render_voices_stepped, write_stereo
 from engine.events import EventBuffer
 from engine.params import Parameter
 from engine.processor import MAX_SEGMENTS, AudioPort, BlockContext, EventPort, Processor
@@ -75,8 +75,8 @@ class PolySynth(Processor):
             self._resonance,
             self._key_tracking,
         )
-        self._still = [p.value for p in self._voice_params]
-        self._curves: list[np.ndarray | None] = [None] * len(self._voice_params)
+        self._values = np.array([p.value for p in self._voice_params], dtype=np.float64)
+        self._moving = np.zeros(len(self._voice_params), dtype=np.bool_)
         self._allocate(1)
 
     def _allocate(self, max_block_size: int) -> None:
@@ -90,6 +90,8 @@ class PolySynth(Processor):
         self._points = np.zeros(max(1, max_block_size) // SUB_BLOCK + 3 * MAX_SEGMENTS + 2, dtype=np.int64)
         self._num_points = 0
         self._next_point = 0
+        # per-sample values of the moving voice parameters for this block (rows in _voice_params order)
+        self._curve_buf = np.zeros((len(self._voice_params), max(1, max_block_size)), dtype=np.float64)
 
     @property
     def max_voices(self) -> int:
@@ -135,7 +137,7 @@ class PolySynth(Processor):
 
     def _render_span(self, start: int, stop: int, moving: bool) -> None:
         pool = self.voices
-        values = self._still
+        values = self._values
         if not moving:
             render_voices(
                 pool.fst, pool.ist, self._work, self._slots, self._cache, self._mono, start, stop,
@@ -143,27 +145,11 @@ class PolySynth(Processor):
                 values[6], values[7],
             )  # fmt: skip
             return
-        curves = self._curves
-        pts = self._points
-        m = self._num_points
-        j = self._next_point
-        x = start
-        while x < stop:
-            # the value at the latest update point at or before x holds until the next one
-            while j < m and pts[j] <= x:
-                at = pts[j]
-                for k in range(len(curves)):
-                    c = curves[k]
-                    if c is not None:
-                        values[k] = c[at]
-                j += 1
-            y = stop if j >= m else min(stop, int(pts[j]))
-            render_voices(
-                pool.fst, pool.ist, self._work, self._slots, self._cache, self._mono, x, y, int(values[0]),
-                self.sample_rate, values[1], values[2], values[3], values[4], values[5], values[6], values[7],
-            )  # fmt: skip
-            x = y
-        self._next_point = j
+        self._next_point = render_voices_stepped(
+            pool.fst, pool.ist, self._work, self._slots, self._cache, self._mono, start, stop,
+            self.sample_rate, values, self._curve_buf, self._moving, self._points, self._num_points,
+            self._next_point,
+        )  # fmt: skip
 
     def active_voice_count(self) -> int:
         """Notes playing now (at most ``max_voices``; the 3 ms fades of stolen voices are not counted)."""
@@ -188,10 +174,11 @@ class PolySynth(Processor):
         moving = False
         for k, p in enumerate(self._voice_params):
             if p.automation is None and p.current == p.value:
-                self._still[k] = p.value
-                self._curves[k] = None
+                self._values[k] = p.value
+                self._moving[k] = False
             else:
-                self._curves[k] = p.render(ctx)
+                self._curve_buf[k, :frames] = p.render(ctx)
+                self._moving[k] = True
                 moving = True
         if moving:
             self._update_points(ctx)

@@ -67,6 +67,7 @@ __all__ = [
     "envelope_coefficient",
     "render_oscillator",
     "render_voices",
+    "render_voices_stepped",
     "svf_k",
     "write_stereo",
 ]
@@ -453,6 +454,39 @@ def render_voices(
         alive = _settle(work, slots, fst, n, env_coefs)
     _scatter(fst, ist, work, slots, n)
     return alive
+
+
+@njit(cache=True, nogil=True)
+def render_voices_stepped(
+    fst, ist, work, slots, cache, out, start, stop, sample_rate, values, curves, moving, points, num_points,
+    next_point,
+):  # fmt: skip
+    """:func:`render_voices` over ``start..stop`` with parameters that move during the block.
+
+    ``values`` (float64, 8: waveform, attack_ms, decay_ms, sustain, release_ms, cutoff_hz, resonance,
+    key_tracking) holds each parameter's current value and is updated in place; for a parameter with
+    ``moving[k]`` set, it takes ``curves[k, p]`` at every update point ``p`` in ``points[:num_points]``
+    (block offsets, ascending) from ``next_point`` on. The value of the latest point at or before a sample
+    holds until the next point. Returns the index of the next update point not yet reached.
+    """
+    j = next_point
+    x = start
+    while x < stop:
+        while j < num_points and points[j] <= x:
+            at = points[j]
+            for k in range(values.shape[0]):
+                if moving[k]:
+                    values[k] = curves[k, at]
+            j += 1
+        y = stop
+        if j < num_points and points[j] < stop:
+            y = points[j]
+        render_voices(
+            fst, ist, work, slots, cache, out, x, y, int(values[0]), sample_rate, values[1], values[2],
+            values[3], values[4], values[5], values[6], values[7],
+        )  # fmt: skip
+        x = y
+    return j
 
 
 @njit(cache=True, nogil=True)

@@ -401,7 +401,8 @@ def test_process_does_not_allocate() -> None:
             synth.process(ctx, [], [block], [buf], [])
 
     synth.param("gain_db").set(-3.0)
-    run(20, 0)  # warm up: compile, first-call caches, a gain ramp
+    synth.param("cutoff_hz").set(2000.0)
+    run(20, 0)  # warm up: compile, first-call caches, a gain ramp and a moving voice parameter
     synth.param("gain_db").set(-6.0)  # a gain ramp in progress: per-sample gain
     synth.param("cutoff_hz").set(3000.0)  # and a cutoff change: every voice retuned
     tracemalloc.start()
@@ -417,59 +418,35 @@ def test_process_does_not_allocate() -> None:
     assert current - baseline < 512
 
 
-def test_automated_voice_parameters_update_every_32_samples(monkeypatch):
-    import instruments.synth as synth_module
+def test_automated_voice_parameters_update_every_32_samples_of_the_timeline():
+    # reference: the same synth fed 32-sample blocks with the cutoff held at the lane's value at each
+    # block start; the automated synth, in one 256-sample block, must step exactly like it
     from engine.params import AutomationLane, Breakpoint
 
-    calls = []
-    real = synth_module.render_voices
-
-    def spy(
-        fst,
-        ist,
-        work,
-        slots,
-        cache,
-        out,
-        start,
-        stop,
-        waveform,
-        rate,
-        attack,
-        decay,
-        sustain,
-        release,
-        cutoff,
-        *rest,
-    ):
-        calls.append((start, stop, cutoff))
-        return real(
-            fst,
-            ist,
-            work,
-            slots,
-            cache,
-            out,
-            start,
-            stop,
-            waveform,
-            rate,
-            attack,
-            decay,
-            sustain,
-            release,
-            cutoff,
-            *rest,
-        )
-
-    synth = synth_module.PolySynth(max_voices=4)
-    synth.prepare(48000, 256)
     lane = AutomationLane([Breakpoint(0, 200.0), Breakpoint(1, 2000.0)])
-    synth.param("cutoff_hz").set_automation(lane.compile(lambda b: b * 256))  # one beat = 256 samples
-    monkeypatch.setattr(synth_module, "render_voices", spy)
+    table = lane.compile(lambda b: b * 256)  # one beat = 256 samples
+
+    def note_on() -> EventBuffer:
+        ev = EventBuffer()
+        ev.push(0, NOTE_ON, 45, 100)
+        return ev
+
+    auto = PolySynth(max_voices=4)
+    auto.prepare(48000, 256)
+    auto.param("cutoff_hz").set_automation(table)
     ctx = BlockContext(48000)
     ctx.set_single_segment(256, 0, True)
-    out = np.zeros((2, 256), np.float32)
-    synth.process(ctx, [], [out], [EventBuffer()], [])
-    assert [(a, b) for a, b, _ in calls] == [(k, k + 32) for k in range(0, 256, 32)]
-    np.testing.assert_allclose([c for _, _, c in calls], [200 + 1800 * k / 256 for k in range(0, 256, 32)])
+    got = np.zeros((2, 256), np.float32)
+    auto.process(ctx, [], [got], [note_on()], [])
+
+    ref = PolySynth(max_voices=4)
+    ref.prepare(48000, 256)
+    want = np.zeros((2, 256), np.float32)
+    for k in range(0, 256, 32):
+        ref.param("cutoff_hz").set(table.value_at(k))
+        ref.param("cutoff_hz").reset()  # held, not smoothed: the reference steps like the grid
+        ctx.set_single_segment(32, k, True)
+        out = want[:, k : k + 32]
+        ref.process(ctx, [], [out], [note_on() if k == 0 else EventBuffer()], [])
+    assert np.abs(got).max() > 1e-3
+    np.testing.assert_allclose(got, want, atol=1e-7)
