@@ -1,9 +1,10 @@
 """Mixer processors: the channel strip (fader, pan, mute/solo gate, meters) and the send.
 
 A track is ``instrument -> inserts -> ChannelStrip``; its sends tap the strip's output (post-fader) or its
-input (pre-fader) through a :class:`Send` into a bus. Buses and the master are channel strips too: the
-plan sums everything connected to a strip's input. Solo is resolved on the control side by
-:func:`apply_solo`, which opens or closes each strip's gate (a smoothed parameter, so it never clicks).
+input (pre-fader) through a :class:`Send` into a bus. Buses and the master are ``sum -> inserts ->
+ChannelStrip``. Mute and solo are resolved on the control side by :func:`apply_solo`, which opens or
+closes each strip's gate and its sends' gates (smoothed parameters, so they never click); they are set,
+not automated.
 Meters are written by the audio side into small arrays that the control side reads.
 """
 
@@ -48,6 +49,7 @@ class ChannelStrip(Processor):
         self.peak = np.zeros(2, dtype=np.float64)
         self.rms = np.zeros(2, dtype=np.float64)
         self.peak_hold = np.zeros(2, dtype=np.float64)
+        self.sends: list[Send] = []  # this strip's sends: they follow its mute/solo gate
 
     def process(self, ctx: BlockContext, audio_in, audio_out, events_in, events_out) -> None:
         n = ctx.frames
@@ -95,20 +97,18 @@ class Send(Processor):
         gain_db(audio_in[0], audio_out[0], lvl, gate, ctx.frames, constant)
 
 
-def apply_solo(
-    strips: Iterable[ChannelStrip], sends: Iterable[Send] = (), owners: dict | None = None
-) -> None:
-    """Open or close every strip's gate from its mute and solo and the solo state of all strips.
+def apply_solo(strips: Iterable[ChannelStrip]) -> None:
+    """Open or close every strip's gate (and its sends' gates) from mute, solo and the solo state of all.
 
-    A strip sounds when it is not muted and, if any strip is soloed, it is soloed or solo-safe. ``owners``
-    maps each send to its track's strip; a send follows its track's gate.
+    A strip sounds when it is not muted and, if any strip is soloed, it is soloed or solo-safe (buses and
+    the master are). Call it after changing any strip's ``mute`` or ``solo``.
     """
     strips = list(strips)
     any_solo = any(s.solo.value >= 0.5 for s in strips if not s.solo_safe)
     for s in strips:
         muted = s.mute.value >= 0.5
         silenced = any_solo and not s.solo_safe and s.solo.value < 0.5
-        s.gate.set(0.0 if muted or silenced else 1.0)
-    if owners:
-        for send in sends:
-            send.gate.set(owners[send].gate.value)
+        gate = 0.0 if muted or silenced else 1.0
+        s.gate.set(gate)
+        for send in s.sends:  # pre-fader sends do not pass the strip's gate: they follow it here
+            send.gate.set(gate)

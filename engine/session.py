@@ -2,8 +2,9 @@
 
 A :class:`Session` is plain data on the control side. :meth:`Session.build` turns it into an
 :class:`engine.engine.Engine` whose graph has, per track, ``<track>/seq -> <track>/instrument ->
-<track>/fx<k> -> <track>/strip``, sends ``<track>/send/<bus>`` into ``<bus>/strip``, and everything
-reaching ``master/strip``, the graph output. Stems are taps on the track and bus strips.
+<track>/fx<k> -> <track>/strip``, sends ``<track>/send/<bus>`` into ``<bus>/in``, per bus and for the
+master ``<bus>/in -> <bus>/fx<k> -> <bus>/strip``, and ``master/strip`` as the graph output. Stems are
+taps on the track and bus strips.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from engine.tempo import TempoMap
 __all__ = ["BuildResult", "BusSpec", "SendSpec", "Session", "TrackSpec", "automation_target"]
 
 MASTER = "master"
+AUTOMATABLE_STRIP_PARAMS = ("volume_db", "pan")
 
 
 @dataclass
@@ -109,6 +111,16 @@ class Session:
         for b in self.buses:
             if b.output != MASTER and b.output not in bus_names:
                 raise SessionError(f"bus {b.name!r}: output {b.output!r} is not a bus")
+        outputs = {b.name: b.output for b in self.buses}
+        for b in self.buses:
+            path = [b.name]
+            nxt = b.output
+            while nxt != MASTER:
+                if nxt in path:
+                    loop = " -> ".join([*path[path.index(nxt) :], nxt])
+                    raise SessionError(f"buses feed each other in a loop: {loop}")
+                path.append(nxt)
+                nxt = outputs[nxt]
 
     def build(self, sample_rate: float = 48000, max_block_size: int = 512) -> BuildResult:
         """Build the graph and an engine for it (plan compiled, transport stopped at 0)."""
@@ -118,7 +130,6 @@ class Session:
         sequencers: dict[str, Sequencer] = {}
         stems: dict[str, str] = {}
         sends: list[Send] = []
-        owners: dict[Send, ChannelStrip] = {}
         tm = self.tempo_map
 
         def beat_to_sample(beat: float) -> float:
@@ -144,19 +155,20 @@ class Session:
             strips[name] = strip
             return strip
 
+        # buses and the master: a summing point, the inserts, then the strip (fader, pan, meter)
+        def add_bus(name: str, inserts: list[Processor]) -> None:
+            head = graph.add(f"{name}/in", _Sum())
+            graph.connect(chain(name, head, inserts), f"{name}/strip")
+
         master = add_strip(MASTER, 2, True, self.master_volume_db, 0.0, False)
-        last = chain(MASTER, f"{MASTER}/strip", self.master_inserts)
-        graph.set_output(last)
-        # master inserts come after its strip so the meter and fader feed the mastering chain
+        add_bus(MASTER, self.master_inserts)
+        graph.set_output(f"{MASTER}/strip")
         for b in self.buses:
             add_strip(b.name, 2, True, b.volume_db, b.pan, b.mute)
+            add_bus(b.name, b.inserts)
             stems[b.name] = f"{b.name}/strip.out"
-        for b in self.buses:
-            # bus input: a summing point in front of the inserts
-            head = graph.add(f"{b.name}/in", _Sum())
-            tail = chain(b.name, head, b.inserts)
-            graph.connect(tail, f"{b.name}/strip")
-            graph.connect(f"{b.name}/strip", f"{b.output}/strip" if b.output == MASTER else f"{b.output}/in")
+        for b in self.buses:  # every bus input exists now, so any bus may feed any other
+            graph.connect(f"{b.name}/strip", f"{b.output}/in")
         for t in self.tracks:
             seq = Sequencer(compile_events(t.clips, tm, sample_rate))
             sequencers[t.name] = seq
@@ -170,8 +182,7 @@ class Session:
             strip = add_strip(t.name, min(channels, 2), False, t.volume_db, t.pan, t.mute)
             strip.solo.set(1.0 if t.solo else 0.0)
             graph.connect(pre, f"{t.name}/strip")
-            dest = f"{t.output}/in" if t.output != MASTER else f"{MASTER}/strip"
-            graph.connect(f"{t.name}/strip", dest)
+            graph.connect(f"{t.name}/strip", f"{t.output}/in")
             stems[t.name] = f"{t.name}/strip.out"
             for s in t.sends:
                 send = Send(2 if not s.pre_fader else min(channels, 2), s.level_db, s.pre_fader)
@@ -179,8 +190,8 @@ class Session:
                 graph.connect(pre if s.pre_fader else f"{t.name}/strip", name)
                 graph.connect(name, f"{s.bus}/in")
                 sends.append(send)
-                owners[send] = strip
-        apply_solo(strips.values(), sends, owners)
+                strip.sends.append(send)
+        apply_solo(strips.values())
         for p in [*strips.values(), *sends]:
             p.reset()  # start at the set values, not ramping from defaults
         # automation
@@ -215,6 +226,11 @@ def automation_target(
     head, _, pname = path.partition(".")
     target: Processor | None
     if not pname:
+        if head not in AUTOMATABLE_STRIP_PARAMS:
+            raise SessionError(
+                f"a strip automates {' and '.join(AUTOMATABLE_STRIP_PARAMS)}, not {head!r}"
+                " (mute and solo are set, not automated)"
+            )
         target, pname = strip, head
     elif head == "instrument":
         target = instrument

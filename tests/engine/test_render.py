@@ -196,3 +196,47 @@ def test_the_demo_song_with_synth_automation_renders_alike_at_any_block_size():
         results.append(audio)
     for other in results[1:]:
         assert np.max(np.abs(other - results[0])) <= 1e-6
+
+
+def test_a_bus_may_feed_a_bus_listed_after_it():
+    s = song()
+    s.buses = [BusSpec("fx", output="group"), BusSpec("group", volume_db=-6)]
+    built = s.build(SR, 512)
+    audio, stems, _ = render_array(built.engine, built.end_sample, stems=built.stems)
+    assert np.abs(stems["group"]).max() > 0
+    np.testing.assert_allclose(stems["lead"] + stems["pad"] + stems["group"], audio, atol=1e-5)
+
+
+def test_buses_feeding_each_other_in_a_loop_are_named():
+    from engine.errors import SessionError
+
+    s = song()
+    s.buses = [BusSpec("fx", output="b"), BusSpec("b", output="c"), BusSpec("c", output="b")]
+    with pytest.raises(SessionError, match="loop: b -> c -> b"):
+        s.build(SR, 512)
+
+
+def test_muting_a_track_after_build_also_silences_its_pre_fader_send():
+    from engine.mixer import apply_solo
+
+    s = song()
+    s.tracks[0].sends = [SendSpec("fx", 0.0, pre_fader=True)]
+    s.tracks[1].mute = True
+    built = s.build(SR, 512)
+    built.strips["lead"].mute.set(1)
+    apply_solo(built.strips.values())
+    audio, _, _ = render_array(built.engine, built.end_sample)
+    assert np.abs(audio).max() == 0.0
+
+
+def test_the_master_meter_reads_after_the_master_inserts():
+    from dsp.gain import Gain
+
+    s = song()
+    s.master_inserts = [Gain(2, 12.0)]
+    built = s.build(SR, 512)
+    audio, _, _ = render_array(built.engine, built.end_sample)
+    peak_db, _ = built.strips["master"].meter_db()
+    assert np.abs(audio).max() > 0.5
+    assert max(built.strips["master"].peak_hold) == pytest.approx(float(np.abs(audio).max()), rel=1e-6)
+    assert peak_db  # the last block's reading exists

@@ -139,7 +139,7 @@ def test_names_with_dots_or_slashes_are_refused_at_their_line():
         "schema_version: " + "9" * 400 + "\n",
         "schema_version: 1\ntempo: " + "9" * 400 + "\n",
         "schema_version: 1\ntracks:\n  - name: a\n    instrument: {type: [1]}\n",
-        "schema_version: 1\ntracks:\n  - name: a\n    instrument: {type: synth, params: {cutoff_hz: 1e999}}"
+        "schema_version: 1\ntracks:\n  - name: a\n    instrument: {type: synth, params: {cutoff_hz: 1e999}}",
     ],
 )
 def test_hostile_yaml_gives_a_song_file_error(text):
@@ -202,3 +202,8 @@ def test_the_documented_example_loads_and_builds():
     session = parse_song(block, "docs/song-format.md")
     assert session.tempo_map.time_signature_at_bar(8).denominator == 8
     assert session.build(48000, 256).end_sample > 0
+
+
+def test_mute_and_solo_are_not_automated():
+    e = bad(GOOD + "    automation:\n      mute: [{beat: 0, value: 1}]\n")
+    assert e.line == 13 and "mute and solo are set, not automated" in str(e)
