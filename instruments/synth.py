@@ -31,13 +31,6 @@ __all__ = ["SUB_BLOCK", "PolySynth"]
 SUB_BLOCK = 32  # samples between updates of a moving voice parameter
 
 
-def _block_value(p: Parameter, ctx: BlockContext) -> float:
-    # skip the per-sample render while a parameter sits still (the usual case)
-    if p.automation is None and p.current == p.value:
-        return p.value
-    return float(p.render(ctx)[0])
-
-
 class PolySynth(Processor):
     """A polyphonic subtractive synth of up to ``max_voices`` notes (see the module docstring).
 
@@ -110,6 +103,7 @@ class PolySynth(Processor):
         """Silence all voices at once and forget pedal and pitch bend."""
         super().reset()
         self.voices.reset()
+        self._values[:] = [p.value for p in self._voice_params]
         self._cache.fill(np.nan)
         self._mono.fill(0.0)
 
@@ -174,15 +168,24 @@ class PolySynth(Processor):
         moving = False
         for k, p in enumerate(self._voice_params):
             if p.automation is None and p.current == p.value:
-                self._values[k] = p.value
-                self._moving[k] = False
+                if self._values[k] == p.value:
+                    self._moving[k] = False
+                    continue
+                # settled since the last block: the value lands on the next grid point, like a ramp
+                self._curve_buf[k, :frames] = p.value
             else:
                 self._curve_buf[k, :frames] = p.render(ctx)
-                self._moving[k] = True
-                moving = True
+            self._moving[k] = True
+            moving = True
         if moving:
             self._update_points(ctx)
-        sensitivity = _block_value(self._velocity_sensitivity, ctx)
+        sens = self._velocity_sensitivity
+        if sens.automation is None and sens.current == sens.value:
+            sens_curve = None
+            sensitivity = sens.value
+        else:
+            sens_curve = sens.render(ctx)  # each note-on takes the value at its own sample
+            sensitivity = float(sens_curve[0])
         gain = self._gain_db
         if gain.automation is None and gain.current == gain.value:
             gain_db, gain_is_constant = self._gain_still, True
@@ -198,6 +201,8 @@ class PolySynth(Processor):
                 if offset > pos:
                     self._render_span(pos, offset, moving)
                     pos = offset
+                if sens_curve is not None:
+                    sensitivity = float(sens_curve[min(offset, frames - 1)])
                 apply_midi_event(
                     pool.fst, pool.ist, pool.chan, pool.serial, pool.max_voices, int(ev.status[e]),
                     int(ev.data1[e]), int(ev.data2[e]), sensitivity, pool.pitch_bend_range_semitones,

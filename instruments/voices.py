@@ -10,10 +10,11 @@ Policies (what a player hears):
 
 - Note-on takes a free voice. With none free it steals one: the oldest releasing voice, else the oldest
   voice held only by the sustain pedal, else the oldest voice whose key is down. The stolen voice is not
-  cut: its whole state moves to one of ``max_voices`` extra *tail* slots, where it fades out linearly over
-  ``steal_fade_ms`` (3 ms) while the new note starts in the freed slot at the exact sample of its
-  note-on. A hard cut would step the output by the voice's amplitude (a click); the fade limits the step
-  to the voice's amplitude divided by the fade length. Tails are not counted as voices
+  cut: its whole state moves to one of ``max(max_voices, MIN_TAILS)`` extra *tail* slots, where it fades
+  out linearly over ``steal_fade_ms`` (3 ms) while the new note starts in the freed slot at the exact
+  sample of its note-on. A hard cut would step the output by the voice's amplitude (a click); the fade
+  limits the step to the voice's amplitude divided by the fade length (when every tail is busy, the
+  quieter of the stolen voice and the quietest tail is the one cut). Tails are not counted as voices
   (:meth:`VoicePool.active_count`), so at most ``max_voices`` notes play; a fade in progress may sound
   for its 3 ms on top.
 - The same (channel, note) struck again while it still sounds starts a new voice and releases the old
@@ -27,7 +28,7 @@ Policies (what a player hears):
   reset-all-controllers centres the pitch bend and lifts the pedal.
 - Pitch bend moves every voice of the channel by up to ``pitch_bend_range_semitones`` (default 2).
 - Velocity gain: ``1 - s + s * (velocity / 127) ** 2`` for velocity sensitivity ``s`` (square law, about
-  42 dB from velocity 1 to 127 at full sensitivity).
+  84 dB from velocity 1 to 127 at full sensitivity).
 """
 
 from __future__ import annotations
@@ -105,19 +106,24 @@ def _steal_candidate(ist, max_voices):
 
 @njit(cache=True, nogil=True)
 def _move_to_tail(fst, ist, v, max_voices, fade_samples):
-    # copy voice v into a tail slot that fades it out; an idle tail, else the quietest one
+    # copy voice v into a tail slot that fades it out; an idle tail, else the quietest one, unless the
+    # stolen voice is quieter still: then cutting it is the smaller step
     env = fst[F_ENV, v]
     if env <= 0.0:
         return
     t = max_voices
     quietest = np.inf
+    idle = False
     for s in range(max_voices, ist.shape[1]):
         if ist[I_STAGE, s] == STAGE_IDLE:
             t = s
+            idle = True
             break
         if fst[F_ENV, s] < quietest:
             quietest = fst[F_ENV, s]
             t = s
+    if not idle and env <= quietest:
+        return
     for r in range(fst.shape[0]):
         fst[r, t] = fst[r, v]
     for r in range(ist.shape[0]):
@@ -229,12 +235,15 @@ def apply_midi_event(
             _bend(fst, ist, chan, ch, 0.0)
 
 
+MIN_TAILS = 8  # fade slots even a small pool keeps, so a burst of steals inside 3 ms still fades
+
+
 class VoicePool:
     """The voices of one polyphonic instrument and the MIDI logic that drives them.
 
-    ``fst``/``ist`` hold ``2 * max_voices`` columns: ``max_voices`` voices, then as many tails for the
-    fade-out of stolen voices. Call :meth:`prepare` before :meth:`handle`; render with
-    :func:`dsp.kernels.synth.render_voices`.
+    ``fst``/``ist`` hold ``max_voices`` voice columns, then ``max(max_voices, MIN_TAILS)`` tails for the
+    fade-out of stolen voices (several steals inside one fade each get a tail). Call :meth:`prepare`
+    before :meth:`handle`; render with :func:`dsp.kernels.synth.render_voices`.
     """
 
     def __init__(
@@ -247,7 +256,7 @@ class VoicePool:
         if not 0.5 <= steal_fade_ms <= 50.0:
             raise ValueError(f"steal_fade_ms must be in 0.5..50, got {steal_fade_ms}")
         self.max_voices = int(max_voices)
-        self.num_slots = 2 * self.max_voices
+        self.num_slots = self.max_voices + max(self.max_voices, MIN_TAILS)
         self.pitch_bend_range_semitones = float(pitch_bend_range_semitones)
         self.steal_fade_ms = float(steal_fade_ms)
         self.fade_samples = 1.0

@@ -306,8 +306,12 @@ def _set_stage(w, j, stage, env_coefs):
     elif stage == STAGE_DECAY:
         base, coef, sign, limit = dec_base, dec_coef, -1.0, -sustain
     elif stage == STAGE_SUSTAIN:
-        # follows later sustain changes smoothly; never ends by itself
-        base, coef, sign, limit = sustain * (1.0 - dec_coef), dec_coef, 1.0, np.inf
+        # follows later sustain changes smoothly; never ends by itself, unless the sustain level is
+        # turned down to silence while the key is held: then it ends there and the voice is freed
+        if sustain > SILENCE_LEVEL:
+            base, coef, sign, limit = sustain * (1.0 - dec_coef), dec_coef, 1.0, np.inf
+        else:
+            base, coef, sign, limit = sustain * (1.0 - dec_coef), dec_coef, -1.0, -SILENCE_LEVEL
     elif stage == STAGE_RELEASE:
         base, coef, sign, limit = rel_base, rel_coef, -1.0, -SILENCE_LEVEL
     elif stage == STAGE_FADE:
@@ -375,7 +379,9 @@ def _gather(fst, ist, w, slots, retune, cutoff_hz, key_tracking, sample_rate, k,
         inc = fst[F_INC, v]
         w[W_INC, n] = inc
         w[W_INV, n] = 1.0 / inc
-        w[W_AMP, n] = fst[F_AMP, v]
+        # a fundamental at or above MAX_INC * rate (0.45: 19.8 kHz at 44.1 kHz) is silent rather than
+        # pinned to a wrong, audible pitch
+        w[W_AMP, n] = fst[F_AMP, v] if inc < MAX_INC else 0.0
         # the TPT SVF low-pass as a 2x2 state update, which keeps the recursion short:
         # y = a2 s1 + (1 - a3) s2 + a3 x;  s1' = (2 a1 - 1) s1 - 2 a2 s2 + 2 a2 x;
         # s2' = 2 a2 s1 + (1 - 2 a3) s2 + 2 a3 x   with a1 = 1 / (1 + g (g + k)), a2 = g a1, a3 = g a2

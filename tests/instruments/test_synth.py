@@ -450,3 +450,80 @@ def test_automated_voice_parameters_update_every_32_samples_of_the_timeline():
         ref.process(ctx, [], [out], [note_on() if k == 0 else EventBuffer()], [])
     assert np.abs(got).max() > 1e-3
     np.testing.assert_allclose(got, want, atol=1e-7)
+
+
+def test_turning_sustain_to_zero_under_a_held_note_frees_the_voice_to_true_silence():
+    synth = synth_with(4, sustain=0.5, decay_ms=10.0)
+    render(synth, [note_on(0, 60)], 4800, 48000)  # held, in its sustain stage
+    synth.param("sustain").set(0.0)
+    ctx = BlockContext(48000)
+    block = np.zeros((2, 256), np.float32)
+    for k in range(48000 * 2 // 256):
+        ctx.set_single_segment(256, 4800 + k * 256, True)
+        synth.process(ctx, [], [block], [EventBuffer()], [])
+    assert synth.active_voice_count() == 0
+    assert np.all(block == 0.0)
+
+
+def test_a_note_bent_above_nyquist_is_silent_not_pinned_to_a_wrong_pitch():
+    synth = PolySynth(4, pitch_bend_range_semitones=12.0)
+    synth.param("waveform").set(3)
+    audible = render(synth, [note_on(0, 127)], 4410, 44100)  # 12.5 kHz: plays
+    assert np.abs(audible[0, 2000:]).max() > 1e-3
+    synth2 = PolySynth(4, pitch_bend_range_semitones=12.0)
+    synth2.param("waveform").set(3)
+    out = render(synth2, [bend(0, 16383), note_on(0, 127)], 4410, 44100)  # 25 kHz: above Nyquist
+    assert np.abs(out).max() == 0.0
+
+
+def test_two_steals_inside_one_fade_do_not_click():
+    synth = synth_with(1, waveform=3, attack_ms=1.0, sustain=1.0)
+    events = [note_on(0, 69), note_on(4800, 72), note_on(4820, 76)]
+    out = render(synth, events, 9600, 48000, block_size=64)[0]
+    steady = np.abs(np.diff(out[2000:4700], 2)).max()
+    around = np.abs(np.diff(out[4790:5100], 2)).max()
+    assert around < 10 * steady + 1e-3
+
+
+def test_automated_velocity_sensitivity_gives_each_note_its_own_value_at_any_block_size():
+    from engine.params import AutomationLane, Breakpoint
+
+    table = AutomationLane([Breakpoint(0, 0.0), Breakpoint(1, 1.0)]).compile(lambda b: b * 48000)
+    outs = []
+    for block in (32, 1000, 4096):
+        synth = synth_with(4, velocity_sensitivity=0.0)
+        synth.param("velocity_sensitivity").set_automation(table)
+        outs.append(render(synth, [note_on(3000, 60, 30), note_on(9000, 64, 30)], 12000, 48000, block))
+    for other in outs[1:]:
+        assert np.abs(other - outs[0]).max() <= 1e-6
+
+
+def test_a_parameter_ramp_ends_on_the_timeline_grid_at_any_block_size():
+    outs = []
+    for block in (32, 100, 890, 4096):
+        synth = synth_with(4, cutoff_hz=500.0)
+        synth.prepare(44100, block)
+        synth.param("cutoff_hz").set(3000.0)  # a 20 ms ramp from the first sample
+        outs.append(render_prepared(synth, [note_on(0, 45)], 8820, 44100, block))
+    for other in outs[1:]:
+        assert np.abs(other - outs[0]).max() <= 1e-6
+
+
+def render_prepared(synth: PolySynth, events: list[Event], frames: int, rate: float, block_size: int):
+    """Like render() but without preparing again (keeps a ramp that was started after prepare)."""
+    ctx = BlockContext(rate)
+    out = np.zeros((2, frames), dtype=np.float32)
+    block = np.zeros((2, block_size), dtype=np.float32)
+    pending = sorted(events, key=lambda e: e[0])
+    k = 0
+    for start in range(0, frames, block_size):
+        n = min(block_size, frames - start)
+        ctx.set_single_segment(n, start, True)
+        buf = EventBuffer()
+        while k < len(pending) and pending[k][0] < start + n:
+            t, status, d1, d2 = pending[k]
+            buf.push(t - start, status, d1, d2)
+            k += 1
+        synth.process(ctx, [], [block[:, :n]], [buf], [])
+        out[:, start : start + n] = block[:, :n]
+    return out
