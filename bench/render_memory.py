@@ -18,12 +18,14 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# runs the render in-process, then reports peak RSS (ru_maxrss) and the private memory at the end
+# runs the render in-process, then reports peak RSS and the anonymous memory at the end;
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec, so a child
+# of a big benchmark process would report its parent's peak
 PROBE = r"""
-import resource, sys
+import sys
 from bridge.cli import main
 code = main(sys.argv[1:])
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+rss = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')) / 1024
 private = 0
 for line in open('/proc/self/smaps_rollup'):
     if line.startswith('Anonymous:'):
@@ -71,7 +73,8 @@ def _baseline(code: str) -> float:
         [
             sys.executable,
             "-c",
-            code + "\nimport resource\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)",
+            code + "\nprint(next(int(x.split()[1]) for x in open('/proc/self/status')"
+            " if x.startswith('VmHWM:')) / 1024)",
         ],
         capture_output=True,
         text=True,
