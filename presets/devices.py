@@ -29,12 +29,29 @@ def _gain(options: Mapping[str, Any]) -> Processor:
     return Gain(2)
 
 
+def _lazy(module: str, cls: str) -> Callable[[Mapping[str, Any]], Processor]:
+    """A factory that imports its processor class only when a song uses it (fast start-up)."""
+
+    def make(options: Mapping[str, Any]) -> Processor:
+        import importlib
+
+        proc: Processor = getattr(importlib.import_module(module), cls)()
+        return proc
+
+    make.__name__ = f"make_{cls}"
+    return make
+
+
 # type name -> (factory taking the entry's options, allowed option names besides type/params)
 INSTRUMENTS: dict[str, tuple[Callable[[Mapping[str, Any]], Processor], tuple[str, ...]]] = {
     "synth": (_synth, ("max_voices",)),
 }
 EFFECTS: dict[str, tuple[Callable[[Mapping[str, Any]], Processor], tuple[str, ...]]] = {
     "gain": (_gain, ()),
+    "filter": (_lazy("dsp.filters", "Filter"), ()),
+    "ladder_filter": (_lazy("dsp.filters", "LadderFilter"), ()),
+    "eq": (_lazy("dsp.filters", "ParametricEQ"), ()),
+    "dc_blocker": (_lazy("dsp.filters", "DCBlocker"), ()),
 }
 
 
