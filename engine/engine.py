@@ -55,15 +55,22 @@ class Engine:
 
     # -- control side -----------------------------------------------------------------------------------
     def commit(self) -> RenderPlan:
-        """Compile the graph if it changed since the last commit and post the plan to the audio side."""
+        """Compile the graph if it (or a processor's latency) changed since the last commit, and post
+        the plan to the audio side."""
         self.collect()
-        if self._compiled_version == self.graph.version and self._latest is not None:
+        latencies = tuple(p.latency_samples for p in self.graph.nodes.values())
+        if (
+            self._compiled_version == self.graph.version
+            and self._latest is not None
+            and latencies == self._compiled_latencies
+        ):
             return self._latest
         plan = compile_plan(
             self.graph, self.sample_rate, self.max_block_size, taps=self.taps, previous=self._latest
         )
         plan.prepare_frames(self.max_block_size)
         self._compiled_version = self.graph.version
+        self._compiled_latencies = latencies  # a processor whose latency changes needs a new plan
         self._latest = plan
         if self._plan is None:
             self._plan = plan
@@ -72,6 +79,7 @@ class Engine:
         return plan
 
     _latest: RenderPlan | None = None
+    _compiled_latencies: tuple[int, ...] = ()
 
     @property
     def plan(self) -> RenderPlan | None:

@@ -28,7 +28,7 @@ from dsp.kernels.ramp import (
 if TYPE_CHECKING:
     from engine.processor import BlockContext
 
-__all__ = ["AutomationLane", "AutomationTable", "Breakpoint", "Parameter"]
+__all__ = ["AutomationLane", "AutomationTable", "Breakpoint", "LatencyParameter", "Parameter"]
 
 CURVES = {"linear": CURVE_LINEAR, "exp": CURVE_EXP, "hold": CURVE_HOLD}
 
@@ -218,3 +218,41 @@ class Parameter:
     def __repr__(self) -> str:
         unit = f" {self.unit}" if self.unit else ""
         return f"Parameter({self.name}={self._target:g}{unit})"
+
+
+class LatencyParameter(Parameter):
+    """A parameter that sets a processor's latency (look-ahead, oversampling factor).
+
+    It jumps without a ramp (``stepped``, read at block starts from its set value) and refuses automation
+    lanes, since the plan compensates a latency only when it is recompiled. Unlike other stepped parameters
+    it is not rounded to integers; with ``choices`` a value snaps to the nearest choice on a log scale
+    (so an oversampling of 3 becomes 4) and values outside ``min_value..max_value`` are refused.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        min_value: float,
+        max_value: float,
+        default: float,
+        unit: str = "",
+        choices: Sequence[float] = (),
+    ) -> None:
+        self.choices = tuple(float(c) for c in choices)
+        super().__init__(name, min_value, max_value, default, unit, smoothing_ms=0.0, stepped=True)
+
+    def validate(self, value: float) -> float:
+        v = float(value)
+        if not math.isfinite(v) or not self.min_value <= v <= self.max_value:
+            unit = f" {self.unit}" if self.unit else ""
+            raise ValueError(
+                f"{self.name} must be in {self.min_value:g}..{self.max_value:g}{unit}, got {value}"
+            )
+        if self.choices:
+            return min(self.choices, key=lambda c: (abs(math.log(v / c)), -c))
+        return v
+
+    def set_automation(self, table: AutomationTable | None) -> None:
+        if table is not None:
+            raise ValueError(f"{self.name} sets the latency and cannot be automated; set it instead")
+        self.automation = None

@@ -52,6 +52,11 @@ EFFECTS: dict[str, tuple[Callable[[Mapping[str, Any]], Processor], tuple[str, ..
     "ladder_filter": (_lazy("dsp.filters", "LadderFilter"), ()),
     "eq": (_lazy("dsp.filters", "ParametricEQ"), ()),
     "dc_blocker": (_lazy("dsp.filters", "DCBlocker"), ()),
+    "compressor": (_lazy("dsp.dynamics", "Compressor"), ()),
+    "limiter": (_lazy("dsp.dynamics", "Limiter"), ()),
+    "saturation": (_lazy("dsp.saturation", "Saturation"), ()),
+    "width": (_lazy("dsp.stereo", "StereoWidth"), ()),
+    "pan": (_lazy("dsp.stereo", "Pan"), ()),
 }
 
 

@@ -127,3 +127,19 @@ def test_output_latency_is_trimmed_from_renders():
     audio, _, _ = render_array(eng, 1000, tail=0)
     assert eng.latency_samples == 100
     np.testing.assert_array_equal(audio[0], np.arange(1000, dtype=np.float32))
+
+
+def test_a_processor_whose_latency_changes_gets_a_new_plan_on_commit():
+    from dsp.dynamics import Limiter
+
+    g = Graph()
+    g.add("src", Ramp())
+    g.add("lim", Limiter())
+    g.connect("src", "lim")
+    g.set_output("lim")
+    eng = Engine(g, 48000, 64)
+    first = eng.commit()
+    before = first.latency_samples
+    g.node("lim").param("lookahead_ms").set(10.0)
+    second = eng.commit()
+    assert second is not first and second.latency_samples == 480 != before
