@@ -57,6 +57,11 @@ EFFECTS: dict[str, tuple[Callable[[Mapping[str, Any]], Processor], tuple[str, ..
     "saturation": (_lazy("dsp.saturation", "Saturation"), ()),
     "width": (_lazy("dsp.stereo", "StereoWidth"), ()),
     "pan": (_lazy("dsp.stereo", "Pan"), ()),
+    "delay": (_lazy("dsp.delay", "Delay"), ()),
+    "chorus": (_lazy("dsp.modulation", "Chorus"), ()),
+    "flanger": (_lazy("dsp.modulation", "Flanger"), ()),
+    "phaser": (_lazy("dsp.modulation", "Phaser"), ()),
+    "reverb": (_lazy("dsp.reverb", "Reverb"), ()),
 }
 
 
