@@ -16,6 +16,10 @@ __all__ = ["BENCHMARKS", "format_table", "run_benchmark"]
 BENCHMARKS = {
     "plan_overhead": ("bench.plan_overhead", "plan cost per node per 128-sample block (200 nodes)"),
     "synth_voices": ("bench.synth_voices", "64 synth voices for 60 s at 48 kHz vs pyo and DawDreamer"),
+    "effect_chain": (
+        "bench.effect_chain",
+        "compressor, chorus, reverb, delay at 128-sample blocks vs pedalboard",
+    ),
     "startup": ("bench.startup", "`strum --help` start-up time and what it imports"),
     "render_memory": ("bench.render_memory", "peak resident memory of a render process"),
 }

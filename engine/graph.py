@@ -143,7 +143,8 @@ class Graph:
     # -- connections ------------------------------------------------------------------------------------
     def connect(self, source: str, dest: str) -> Connection:
         """Connect ``"node.port"`` to ``"node.port"``. The port may be left out where the node has exactly
-        one output (for the source) or one input (for the dest) of a kind both ends share."""
+        one output (for the source) or one input (for the dest) of a kind both ends share, or where one of
+        several is the main port, named ``out`` or ``in``."""
         src_node, src_port = self._split(source)
         dst_node, dst_port = self._split(dest)
         sp = self._node(src_node)
@@ -209,6 +210,10 @@ class Graph:
             candidates = [(p.name, "audio") for p in audio] + [(p.name, "event") for p in events]
             if prefer is not None and any(k == prefer for _, k in candidates):
                 candidates = [c for c in candidates if c[1] == prefer]
+            main = "out" if output else "in"
+            if len(candidates) > 1 and any(n == main for n, _ in candidates):
+                # the main port by convention: a compressor's "in", not its "sidechain"
+                candidates = [c for c in candidates if c[0] == main]
             if len(candidates) != 1:
                 names = ", ".join(n for n, _ in candidates) or "none"
                 raise UnknownPortError(f"node {node!r}: name the {side} port (ports: {names})")

@@ -108,3 +108,19 @@ def test_deep_chain_orders_without_recursion_limit():
     names = [f"n{i}" for i in range(3000)]
     g = chain(*names)
     assert g.processing_order() == names
+
+
+def test_a_node_with_a_sidechain_is_reached_through_its_main_input_by_default():
+    from engine.processor import AudioPort
+
+    class Keyed(Through):
+        def __init__(self):
+            super().__init__()
+            self.audio_inputs = (AudioPort("in", 2), AudioPort("sidechain", 2))
+
+    g = Graph()
+    g.add("src", Ramp())
+    g.add("key", Ramp())
+    g.add("comp", Keyed())
+    assert g.connect("src", "comp").dest_port == "in"
+    assert g.connect("key", "comp.sidechain").dest_port == "sidechain"
