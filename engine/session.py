@@ -201,6 +201,11 @@ class Session:
             self._automate(b.name, b.automation, strips[b.name], None, b.inserts, beat_to_sample)
         self._automate(MASTER, self.master_automation, master, None, self.master_inserts, beat_to_sample)
 
+        # processors that follow the song's tempo exactly (tempo-synced LFOs) get its tempo map
+        for proc in graph.nodes.values():
+            setter = getattr(proc, "set_tempo_map", None)
+            if callable(setter):
+                setter(tm)
         taps = tuple(stems.values())
         engine = Engine(graph, sample_rate, max_block_size, tempo_map=tm, taps=taps)
         engine.commit()

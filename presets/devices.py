@@ -62,6 +62,8 @@ EFFECTS: dict[str, tuple[Callable[[Mapping[str, Any]], Processor], tuple[str, ..
     "flanger": (_lazy("dsp.modulation", "Flanger"), ()),
     "phaser": (_lazy("dsp.modulation", "Phaser"), ()),
     "reverb": (_lazy("dsp.reverb", "Reverb"), ()),
+    "loudness_meter": (_lazy("dsp.meters", "LoudnessMeter"), ()),
+    "peak_rms_meter": (_lazy("dsp.meters", "PeakRmsMeter"), ()),
 }
 
 
