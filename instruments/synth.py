@@ -1,17 +1,23 @@
-"""The basic polyphonic subtractive synth: MIDI in, stereo audio out.
+"""The polyphonic subtractive synth: MIDI in, stereo audio out.
 
-Each voice is a band-limited oscillator (saw, square, triangle, sine) into a resonant low-pass with
-optional key tracking, shaped by an exponential ADSR and scaled by velocity; voices are summed to mono
-and sent to both channels through the ``gain_db`` parameter (the only output gain: nothing scales with
-the number of voices). Voice allocation, stealing, sustain pedal and pitch bend follow
-:mod:`instruments.voices`; the signal path is :mod:`dsp.kernels.synth`.
+Each note is two band-limited oscillators (saw, pulse, triangle, sine; octave, semitone and fine
+detune), a sub oscillator an octave below oscillator 1 and white noise, mixed into a resonant
+state-variable filter (low-, high- or band-pass) with key tracking, its own ADSR envelope and velocity
+amount, shaped by an exponential amplitude ADSR and scaled by velocity. An LFO (free or retriggered per
+note, in Hz or synced to the tempo in beats) moves pitch, cutoff, level and pulse width. Unison stacks up
+to eight detuned voices per note, spread across the stereo field; glide, mono and legato modes and the
+voice stealing policy follow :mod:`instruments.voices`. Voices are summed into a stereo pair through the
+``gain_db`` parameter (the only output gain: nothing scales with the number of notes); with unison 1 both
+channels are the same. The signal path is :mod:`dsp.kernels.synth`.
 
-Build one with ``PolySynth(max_voices=32)``, set parameters with ``synth.param("cutoff_hz").set(800.0)``,
-call :meth:`PolySynth.prepare`, then :meth:`PolySynth.process` once per block (the render plan does all
-of this). Events apply at their exact sample: a note-on at block offset ``k`` makes its first sound at
-sample ``k``. Envelope, filter and waveform parameters are read once per block while they sit still, and
-every 32 samples of the timeline while they are automated or ramping (on a grid fixed to the timeline, so
-a render does not depend on the block size); ``gain_db`` is applied per sample.
+Build one with ``PolySynth(max_voices=32)`` (or a factory preset: :func:`instruments.synth_presets.
+load_synth_preset`), set parameters with ``synth.param("cutoff_hz").set(800.0)``, call
+:meth:`PolySynth.prepare`, then :meth:`PolySynth.process` once per block (the render plan does all of
+this). Events apply at their exact sample: a note-on at block offset ``k`` makes its first sound at sample
+``k``. Voice parameters are read once per block while they sit still, and on a 32-sample grid fixed to the
+timeline while they are automated or ramping; LFO, filter envelope and glide are evaluated on the same
+grid and their effect glides linearly between grid points; so a render does not depend on the block
+size. ``gain_db`` is applied per sample. An event reads the parameters as they stand at its sample.
 """
 
 from __future__ import annotations
@@ -20,24 +26,85 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dsp.kernels.synth import NUM_CACHE, NUM_W_ROWS, render_voices, render_voices_stepped, write_stereo
+from dsp.kernels.synth import (
+    NUM_CACHE,
+    NUM_W_ROWS,
+    SUB_BLOCK,
+    VOICE_PARAMS,
+    grid_points,
+    render_voices,
+    take_points,
+    write_stereo,
+)
 from engine.events import EventBuffer
-from engine.params import Parameter
+from engine.params import AutomationTable, Parameter
 from engine.processor import MAX_SEGMENTS, AudioPort, BlockContext, EventPort, Processor
 from instruments.voices import VoicePool, apply_midi_event
 
-__all__ = ["SUB_BLOCK", "PolySynth"]
+__all__ = ["CHOICES", "SUB_BLOCK", "PolySynth"]
 
-SUB_BLOCK = 32  # samples between updates of a moving voice parameter
+_WAVES = ("saw", "square", "triangle", "sine")
+# names of the values of the stepped parameters that choose between things (presets may use them)
+CHOICES: dict[str, tuple[str, ...]] = {
+    "waveform": _WAVES,
+    "osc2_waveform": _WAVES,
+    "sub_waveform": ("sine", "square"),
+    "filter_mode": ("lowpass", "highpass", "bandpass"),
+    "lfo_shape": ("sine", "triangle", "saw", "square", "sample_hold"),
+    "lfo_sync": ("off", "on"),
+    "lfo_retrigger": ("free", "note"),
+    "glide_poly": ("off", "on"),
+    "voice_mode": ("poly", "mono", "legato"),
+    "steal_policy": ("oldest", "quietest"),
+}
+
+
+class _WatchedParameter(Parameter):
+    """A Parameter that raises its synth's flag when set or automated, so a block in which nothing was
+    touched skips the per-parameter checks (there are dozens)."""
+
+    def __init__(self, flag: np.ndarray, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._flag = flag
+
+    def set(self, value: float) -> None:
+        super().set(value)
+        self._flag[0] = True
+
+    def set_automation(self, table: AutomationTable | None) -> None:
+        super().set_automation(table)
+        self._flag[0] = True
 
 
 class PolySynth(Processor):
     """A polyphonic subtractive synth of up to ``max_voices`` notes (see the module docstring).
 
-    Parameters: ``waveform`` (0 saw, 1 square, 2 triangle, 3 sine), ``attack_ms``, ``decay_ms``,
-    ``sustain`` (0..1), ``release_ms``, ``cutoff_hz``, ``resonance`` (0..1), ``key_tracking`` (0..1: the
-    cutoff follows the note by that fraction of an octave per octave, from middle C),
-    ``velocity_sensitivity`` (0..1) and ``gain_db``.
+    Parameters (name: range, default), all in :data:`dsp.kernels.synth.VOICE_PARAMS` plus ``gain_db``:
+
+    - oscillator 1: ``waveform`` (0 saw, 1 square/pulse, 2 triangle, 3 sine), ``osc1_octaves`` (-3..3),
+      ``osc1_semitones`` (-12..12), ``osc1_fine_cents`` (-100..100), ``osc1_level`` (0..1, 1),
+      ``osc1_pulse_width`` (0.05..0.95, 0.5); oscillator 2: the same with ``osc2_`` (``osc2_waveform``;
+      ``osc2_level`` 0); ``sub_waveform`` (0 sine, 1 square), ``sub_level`` (0..1, 0), ``noise_level``
+      (0..1, 0).
+    - filter: ``filter_mode`` (0 low-pass, 1 high-pass, 2 band-pass), ``cutoff_hz`` (20..20000),
+      ``resonance`` (0..1), ``key_tracking`` (0..1: the cutoff follows the note by that fraction of an
+      octave per octave, from middle C), ``filter_env_amount_octaves`` (-8..8, 0) with
+      ``filter_attack_ms``, ``filter_decay_ms``, ``filter_sustain``, ``filter_release_ms``, and
+      ``velocity_to_filter_octaves`` (0..8: a note at velocity v sits ``amount * (1 - v / 127)`` octaves
+      lower).
+    - amplitude: ``attack_ms``, ``decay_ms``, ``sustain`` (0..1), ``release_ms``,
+      ``velocity_sensitivity`` (0..1), ``gain_db`` (-60..12, -12).
+    - LFO: ``lfo_shape`` (0 sine, 1 triangle, 2 saw, 3 square, 4 sample and hold), ``lfo_rate_hz``
+      (0.01..50), ``lfo_sync`` (1: one cycle per ``lfo_period_beats`` at ``ctx.tempo_bpm``; 0.25 is a
+      sixteenth note), ``lfo_retrigger`` (0 free, 1 from each note-on), and its amounts
+      ``lfo_to_pitch_cents`` (-1200..1200), ``lfo_to_cutoff_octaves`` (-8..8), ``lfo_to_amp`` (0..1,
+      tremolo depth: the level dips to ``1 - depth`` at the LFO's trough), ``lfo_to_pulse_width``
+      (0..0.45).
+    - unison: ``unison_voices`` (1..8), ``unison_detune_cents`` (0..100: the outer voices sit that far
+      above and below, the others evenly between), ``unison_spread`` (0..1: the outer voices panned that
+      far left and right).
+    - voices: ``glide_ms`` (0..10000), ``glide_poly`` (0/1), ``voice_mode`` (0 poly, 1 mono, 2 legato),
+      ``steal_policy`` (0 oldest, 1 quietest).
     """
 
     event_inputs = (EventPort("midi"),)
@@ -46,45 +113,34 @@ class PolySynth(Processor):
     def __init__(self, max_voices: int = 32, *, pitch_bend_range_semitones: float = 2.0) -> None:
         super().__init__()
         self.voices = VoicePool(max_voices, pitch_bend_range_semitones)
-        add = self.add_param
-        self._waveform = add(Parameter("waveform", 0.0, 3.0, 0.0, stepped=True))
-        self._attack_ms = add(Parameter("attack_ms", 0.0, 10000.0, 5.0, "ms"))
-        self._decay_ms = add(Parameter("decay_ms", 0.0, 20000.0, 300.0, "ms"))
-        self._sustain = add(Parameter("sustain", 0.0, 1.0, 0.7))
-        self._release_ms = add(Parameter("release_ms", 0.0, 20000.0, 300.0, "ms"))
-        self._cutoff_hz = add(Parameter("cutoff_hz", 20.0, 20000.0, 20000.0, "Hz"))
-        self._resonance = add(Parameter("resonance", 0.0, 1.0, 0.0))
-        self._key_tracking = add(Parameter("key_tracking", 0.0, 1.0, 0.0))
-        self._velocity_sensitivity = add(Parameter("velocity_sensitivity", 0.0, 1.0, 1.0))
-        self._gain_db = add(Parameter("gain_db", -60.0, 12.0, -12.0, "dB"))
-        # in render_voices' argument order
-        self._voice_params = (
-            self._waveform,
-            self._attack_ms,
-            self._decay_ms,
-            self._sustain,
-            self._release_ms,
-            self._cutoff_hz,
-            self._resonance,
-            self._key_tracking,
+        self._touched = np.ones(1, dtype=np.bool_)  # a voice parameter was set or automated
+        # in the kernel's values order
+        self._voice_params = tuple(
+            self.add_param(_WatchedParameter(self._touched, name, lo, hi, default, unit, stepped=stepped))
+            for name, lo, hi, default, unit, stepped in VOICE_PARAMS
         )
+        self._gain_db = self.add_param(Parameter("gain_db", -60.0, 12.0, -12.0, "dB"))
         self._values = np.array([p.value for p in self._voice_params], dtype=np.float64)
+        self.voices.values = self._values  # events read the parameters the kernel is using
         self._moving = np.zeros(len(self._voice_params), dtype=np.bool_)
         self._allocate(1)
 
     def _allocate(self, max_block_size: int) -> None:
-        slots = self.voices.num_slots
-        self._work = np.zeros((NUM_W_ROWS, slots), dtype=np.float64)
-        self._slots = np.zeros((2, slots), dtype=np.int64)
+        columns = self.voices.num_columns
+        block = max(1, max_block_size)
+        # rows of the scratch a little longer than a power of two apart, so the rows the voice loop walks
+        # together do not all fall into the same cache set
+        self._work = np.zeros((NUM_W_ROWS, columns + 8 - columns % 8 + 8), dtype=np.float64)
+        self._tile = np.zeros(SUB_BLOCK * columns, dtype=np.float64)
+        self._slots = np.zeros((2, columns), dtype=np.int64)
         self._cache = np.full(NUM_CACHE, np.nan, dtype=np.float64)
-        self._mono = np.zeros(max(1, max_block_size), dtype=np.float64)
+        self._buf = np.zeros((2, block), dtype=np.float64)
         self._gain_still = np.zeros(1, dtype=np.float64)
-        # update points of moving parameters: one per SUB_BLOCK, plus one per loop-wrap segment
-        self._points = np.zeros(max(1, max_block_size) // SUB_BLOCK + 3 * MAX_SEGMENTS + 2, dtype=np.int64)
+        # grid points: one per SUB_BLOCK, plus one per loop-wrap segment; row 1: samples to the next
+        self._points = np.zeros((2, block // SUB_BLOCK + 3 * MAX_SEGMENTS + 2), dtype=np.int64)
         self._num_points = 0
-        self._next_point = 0
-        # per-sample values of the moving voice parameters for this block (rows in _voice_params order)
-        self._curve_buf = np.zeros((len(self._voice_params), max(1, max_block_size)), dtype=np.float64)
+        # the values of the moving voice parameters at this block's grid points
+        self._curves = np.zeros((len(self._voice_params), self._points.shape[1]), dtype=np.float64)
 
     @property
     def max_voices(self) -> int:
@@ -100,49 +156,41 @@ class PolySynth(Processor):
         self.reset()
 
     def reset(self) -> None:
-        """Silence all voices at once and forget pedal and pitch bend."""
+        """Silence all voices at once, forget pedal, pitch bend and held keys, restart the free LFO."""
         super().reset()
         self.voices.reset()
         self._values[:] = [p.value for p in self._voice_params]
+        self._moving.fill(False)
+        self._touched[0] = any(p.automation is not None for p in self._voice_params)
         self._cache.fill(np.nan)
-        self._mono.fill(0.0)
+        self._buf.fill(0.0)
 
-    def _update_points(self, ctx: BlockContext) -> None:
-        """Block offsets where moving voice parameters are read: every SUB_BLOCK samples of the timeline
-        (so the result does not depend on the block size), and where a loop wrap starts a segment."""
-        pts = self._points
-        m = 0
-        if ctx.playing:
-            for k in range(ctx.num_segments):
-                off = int(ctx.seg_offset[k])
-                first = -int(ctx.seg_start[k]) % SUB_BLOCK
-                if k > 0 and first:
-                    pts[m] = off
-                    m += 1
-                for i in range(off + first, off + int(ctx.seg_frames[k]), SUB_BLOCK):
-                    pts[m] = i
-                    m += 1
-        else:
-            for i in range(0, ctx.frames, SUB_BLOCK):
-                pts[m] = i
-                m += 1
-        self._num_points = m
-        self._next_point = 0
+    def _stage_params(self, ctx: BlockContext) -> None:
+        """Mark the voice parameters that move in this block and take their values at the grid points;
+        a value set since the last block lands on the next grid point, like a ramp."""
+        points, m = self._points, self._num_points
+        busy = False
+        for k, p in enumerate(self._voice_params):
+            if p.automation is None and p.current == p.value:
+                if self._values[k] == p.value:
+                    self._moving[k] = False
+                    continue
+                self._curves[k, :m] = p.value
+            else:
+                take_points(p.render(ctx), points, m, self._curves, k)
+            self._moving[k] = True
+            busy = True
+        if not busy:
+            self._touched[0] = False  # all settled: later blocks skip this until a parameter is touched
 
-    def _render_span(self, start: int, stop: int, moving: bool) -> None:
+    def _render(self, start: int, stop: int, next_point: int, tempo_bpm: float) -> int:
         pool = self.voices
-        values = self._values
-        if not moving:
+        return int(
             render_voices(
-                pool.fst, pool.ist, self._work, self._slots, self._cache, self._mono, start, stop,
-                int(values[0]), self.sample_rate, values[1], values[2], values[3], values[4], values[5],
-                values[6], values[7],
-            )  # fmt: skip
-            return
-        self._next_point = render_voices_stepped(
-            pool.fst, pool.ist, self._work, self._slots, self._cache, self._mono, start, stop,
-            self.sample_rate, values, self._curve_buf, self._moving, self._points, self._num_points,
-            self._next_point,
+                pool.fst, pool.ist, self._work, self._tile, self._slots, pool.glob, self._cache, self._buf,
+                start, stop, self.sample_rate, tempo_bpm, self._values, self._curves, self._moving,
+                self._points, self._num_points, next_point,
+            )
         )  # fmt: skip
 
     def active_voice_count(self) -> int:
@@ -159,33 +207,15 @@ class PolySynth(Processor):
     ) -> None:
         """Render ``ctx.frames`` samples into ``audio_out[0]``, applying each event at its offset."""
         frames = ctx.frames
-        if frames > self._mono.shape[0]:
+        if frames > self._buf.shape[1]:
             # the kernels do not check bounds: refuse rather than write past the buffers
-            raise ValueError(f"block of {frames} frames exceeds max_block_size {self._mono.shape[0]}")
+            raise ValueError(f"block of {frames} frames exceeds max_block_size {self._buf.shape[1]}")
         pool = self.voices
-        # voice parameters: a float while still; per-sample values while automated or ramping, read at
-        # the start of every sub-block of at most SUB_BLOCK samples
-        moving = False
-        for k, p in enumerate(self._voice_params):
-            if p.automation is None and p.current == p.value:
-                if self._values[k] == p.value:
-                    self._moving[k] = False
-                    continue
-                # settled since the last block: the value lands on the next grid point, like a ramp
-                self._curve_buf[k, :frames] = p.value
-            else:
-                self._curve_buf[k, :frames] = p.render(ctx)
-            self._moving[k] = True
-            moving = True
-        if moving:
-            self._update_points(ctx)
-        sens = self._velocity_sensitivity
-        if sens.automation is None and sens.current == sens.value:
-            sens_curve = None
-            sensitivity = sens.value
-        else:
-            sens_curve = sens.render(ctx)  # each note-on takes the value at its own sample
-            sensitivity = float(sens_curve[0])
+        self._num_points = grid_points(
+            ctx.playing, ctx.num_segments, ctx.seg_start, ctx.seg_offset, ctx.seg_frames, frames, self._points
+        )
+        if self._touched[0]:
+            self._stage_params(ctx)
         gain = self._gain_db
         if gain.automation is None and gain.current == gain.value:
             gain_db, gain_is_constant = self._gain_still, True
@@ -193,21 +223,21 @@ class PolySynth(Processor):
         else:
             gain_db = gain.render(ctx)
             gain_is_constant = gain.is_constant
+        tempo = float(ctx.tempo_bpm)
         pos = 0
+        j = 0
         if events_in:
             ev = events_in[0]
             for e in range(ev.count):
                 offset = min(int(ev.offset[e]), frames)
                 if offset > pos:
-                    self._render_span(pos, offset, moving)
+                    j = self._render(pos, offset, j, tempo)
                     pos = offset
-                if sens_curve is not None:
-                    sensitivity = float(sens_curve[min(offset, frames - 1)])
                 apply_midi_event(
-                    pool.fst, pool.ist, pool.chan, pool.serial, pool.max_voices, int(ev.status[e]),
-                    int(ev.data1[e]), int(ev.data2[e]), sensitivity, pool.pitch_bend_range_semitones,
-                    pool.fade_samples,
+                    pool.fst, pool.ist, pool.chan, pool.counters, pool.stack, pool.glob, self._values,
+                    pool.max_voices, self.sample_rate, int(ev.status[e]), int(ev.data1[e]), int(ev.data2[e]),
+                    pool.pitch_bend_range_semitones, pool.fade_samples,
                 )  # fmt: skip
         if pos < frames:
-            self._render_span(pos, frames, moving)
-        write_stereo(self._mono, frames, gain_db, gain_is_constant, audio_out[0])
+            self._render(pos, frames, j, tempo)
+        write_stereo(self._buf, frames, gain_db, gain_is_constant, audio_out[0])

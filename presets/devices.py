@@ -17,6 +17,16 @@ __all__ = ["EFFECTS", "INSTRUMENTS", "build_device", "note_number"]
 def _synth(options: Mapping[str, Any]) -> Processor:
     from instruments.synth import PolySynth
 
+    preset = options.get("preset")
+    if preset is not None:
+        from instruments.synth_presets import load_synth_preset, synth_preset_names
+
+        names = synth_preset_names()
+        if not isinstance(preset, str) or preset not in names:
+            raise ValueError(f"unknown synth preset {preset!r:.40} (factory presets: {', '.join(names)})")
+        if "max_voices" in options:
+            raise ValueError("give max_voices in the preset or here, not both")
+        return load_synth_preset(preset)
     voices = options.get("max_voices", 32)
     if not isinstance(voices, int) or isinstance(voices, bool) or not 1 <= voices <= 256:
         raise ValueError(f"max_voices must be an integer in 1..256, got {voices!r}")
@@ -44,7 +54,7 @@ def _lazy(module: str, cls: str) -> Callable[[Mapping[str, Any]], Processor]:
 
 # type name -> (factory taking the entry's options, allowed option names besides type/params)
 INSTRUMENTS: dict[str, tuple[Callable[[Mapping[str, Any]], Processor], tuple[str, ...]]] = {
-    "synth": (_synth, ("max_voices",)),
+    "synth": (_synth, ("max_voices", "preset")),
 }
 EFFECTS: dict[str, tuple[Callable[[Mapping[str, Any]], Processor], tuple[str, ...]]] = {
     "gain": (_gain, ()),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pytest
 from scipy import signal
@@ -12,11 +14,15 @@ from dsp.kernels.synth import (
     F_AMP,
     F_ENV,
     F_PITCH,
+    F_UPOS,
+    G_UNISON_USED,
     I_DIRTY,
     I_STAGE,
     NUM_CACHE,
     NUM_F_ROWS,
+    NUM_G_ROWS,
     NUM_I_ROWS,
+    NUM_PARAMS,
     NUM_W_ROWS,
     SILENCE_LEVEL,
     STAGE_ATTACK,
@@ -24,10 +30,18 @@ from dsp.kernels.synth import (
     STAGE_IDLE,
     STAGE_RELEASE,
     STAGE_SUSTAIN,
+    SUB_BLOCK,
+    UNISON_MAX,
+    VOICE_PARAMS,
     WAVE_SAW,
     WAVE_SINE,
     WAVE_SQUARE,
     WAVE_TRIANGLE,
+    filter_envelope_level,
+    grid_points,
+    lfo_value,
+    pan_gains,
+    render_noise,
     render_oscillator,
     render_voices,
     svf_k,
@@ -122,14 +136,27 @@ def reference_lowpass(x: np.ndarray, cutoff_hz: float, resonance: float, rate: f
 
 # -- driving the kernel ---------------------------------------------------------------------------------
 class Voices:
-    """Voice state and scratch for ``render_voices``, with notes started by hand (no allocator)."""
+    """Voice state and scratch for ``render_voices``, with notes started by hand (no allocator).
+
+    ``slots`` note slots of ``UNISON_MAX`` columns each; :meth:`start` sets up column ``v`` (slot ``v``,
+    unison voice 0) like a note-on does.
+    """
+
+    DEFAULTS: ClassVar[dict[str, float]] = {
+        "waveform": WAVE_SAW, "attack_ms": 5.0, "decay_ms": 100.0, "sustain": 0.5, "release_ms": 50.0,
+        "cutoff_hz": 20000.0, "resonance": 0.0, "key_tracking": 0.0,
+    }  # fmt: skip
 
     def __init__(self, slots: int) -> None:
-        self.fst = np.zeros((NUM_F_ROWS, slots))
-        self.ist = np.zeros((NUM_I_ROWS, slots), dtype=np.int64)
-        self.work = np.zeros((NUM_W_ROWS, slots))
-        self.slots = np.zeros((2, slots), dtype=np.int64)
+        columns = UNISON_MAX * slots
+        self.fst = np.zeros((NUM_F_ROWS, columns))
+        self.ist = np.zeros((NUM_I_ROWS, columns), dtype=np.int64)
+        self.work = np.zeros((NUM_W_ROWS, columns))
+        self.tile = np.zeros(SUB_BLOCK * columns)
+        self.slots = np.zeros((2, columns), dtype=np.int64)
         self.cache = np.full(NUM_CACHE, np.nan)
+        self.glob = np.zeros(NUM_G_ROWS)
+        self.glob[G_UNISON_USED] = UNISON_MAX
 
     def start(self, v: int, pitch: float, amp: float = 1.0) -> None:
         self.fst[:, v] = 0.0
@@ -138,23 +165,31 @@ class Voices:
         self.ist[I_STAGE, v] = STAGE_ATTACK
         self.ist[I_DIRTY, v] = 1
 
-    def render(self, out: np.ndarray, start: int, stop: int, rate: float, **params: float) -> int:
-        p = {
-            "waveform": WAVE_SAW,
-            "attack_ms": 5.0,
-            "decay_ms": 100.0,
-            "sustain": 0.5,
-            "release_ms": 50.0,
-            "cutoff_hz": 20000.0,
-            "resonance": 0.0,
-            "key_tracking": 0.0,
-        }
+    def stereo(self, out: np.ndarray, start: int, stop: int, rate: float, **params: float) -> np.ndarray:
+        """Render ``start..stop`` into a stereo copy of ``out`` (both rows ``out``) and return it; the
+        grid starts at sample 0 of ``out``."""
+        p = {name: default for name, _lo, _hi, default, _unit, _stepped in VOICE_PARAMS}
+        p.update(self.DEFAULTS)
         p.update(params)
-        return render_voices(
-            self.fst, self.ist, self.work, self.slots, self.cache, out, start, stop, int(p["waveform"]),
-            rate, p["attack_ms"], p["decay_ms"], p["sustain"], p["release_ms"], p["cutoff_hz"],
-            p["resonance"], p["key_tracking"],
+        values = np.array([p[spec[0]] for spec in VOICE_PARAMS])
+        points = np.zeros((2, out.shape[0] // SUB_BLOCK + 16), dtype=np.int64)
+        m = grid_points(True, 1, np.zeros(1, np.int64), np.zeros(1, np.int64),
+                        np.array([out.shape[0]], np.int64), out.shape[0], points)  # fmt: skip
+        first = int(np.searchsorted(points[0, :m], start))
+        stereo = np.vstack([out, out]).astype(np.float64)
+        render_voices(
+            self.fst, self.ist, self.work, self.tile, self.slots, self.glob, self.cache, stereo, start, stop,
+            rate, 120.0, values, np.zeros((NUM_PARAMS, points.shape[1])), np.zeros(NUM_PARAMS, np.bool_),
+            points, m, first,
         )  # fmt: skip
+        return stereo
+
+    def render(self, out: np.ndarray, start: int, stop: int, rate: float, **params: float) -> int:
+        """Render one centred (mono) span into ``out``; returns the number of columns still sounding."""
+        stereo = self.stereo(out, start, stop, rate, **params)
+        np.testing.assert_array_equal(stereo[0], stereo[1])
+        out[:] = stereo[0]
+        return int(np.count_nonzero(self.ist[I_STAGE]))
 
 
 def a4_inc(rate: float) -> float:
@@ -357,11 +392,208 @@ def test_key_tracking_moves_cutoff_with_the_note() -> None:
 
 # -- output -----------------------------------------------------------------------------------------------
 def test_write_stereo_applies_gain_to_both_channels() -> None:
-    mono = np.linspace(-1.0, 1.0, 64)
+    left = np.linspace(-1.0, 1.0, 64)
+    buf = np.vstack([left, -0.5 * left])
     dst = np.zeros((2, 64), dtype=np.float32)
-    write_stereo(mono, 64, np.full(64, -6.0), True, dst)
-    np.testing.assert_allclose(dst[0], mono * 10 ** (-6.0 / 20), rtol=1e-6)
-    np.testing.assert_array_equal(dst[0], dst[1])
+    write_stereo(buf, 64, np.full(64, -6.0), True, dst)
+    np.testing.assert_allclose(dst[0], left * 10 ** (-6.0 / 20), rtol=1e-6)
+    np.testing.assert_allclose(dst[1], -0.5 * left * 10 ** (-6.0 / 20), rtol=1e-6)
     ramp = np.linspace(-60.0, 0.0, 64)
-    write_stereo(mono, 64, ramp, False, dst)
-    np.testing.assert_allclose(dst[1], mono * 10 ** (ramp / 20), rtol=1e-6, atol=1e-9)
+    write_stereo(buf, 64, ramp, False, dst)
+    np.testing.assert_allclose(dst[0], left * 10 ** (ramp / 20), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(dst[1], -0.5 * left * 10 ** (ramp / 20), rtol=1e-6, atol=1e-9)
+
+
+# -- pulse, LFO, noise, filter envelope, pan ------------------------------------------------------------
+def reference_pulse(inc: float, n: int, pw: float) -> np.ndarray:
+    p = reference_phases(inc, n)
+    naive = np.where(p < pw, 1.0, -1.0)
+    return naive + reference_blep(p, inc) - reference_blep((p + 1.0 - pw) % 1.0, inc) - (2.0 * pw - 1.0)
+
+
+@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize("pulse_width", [0.1, 0.3, 0.5, 0.77])
+@pytest.mark.parametrize("freq_hz", [55.0, 440.0, 3520.0])
+def test_pulse_matches_numpy_reference_and_has_no_dc(rate: float, pulse_width: float, freq_hz: float) -> None:
+    inc = freq_hz / rate
+    out = np.zeros(4096)
+    render_oscillator(WAVE_SQUARE, 0.0, inc, out, pulse_width)
+    np.testing.assert_allclose(out, reference_pulse(inc, out.shape[0], pulse_width), atol=1e-8)
+    cycles = int(out.shape[0] * inc)
+    whole = out[: int(cycles / inc)]
+    assert abs(whole.mean()) < 0.01
+
+
+def test_lfo_shapes_match_their_closed_forms() -> None:
+    phases = np.linspace(0.0, 3.0, 1201, endpoint=False) + 1e-7
+    f = phases % 1.0
+    expected = {
+        0: np.sin(2 * np.pi * f),
+        1: 1.0 - 4.0 * np.abs((f + 0.25) % 1.0 - 0.5),
+        2: 2.0 * ((f + 0.5) % 1.0) - 1.0,
+        3: np.where(f < 0.5, 1.0, -1.0),
+    }
+    for shape, want in expected.items():
+        got = np.array([lfo_value(shape, ph, 1) for ph in phases])
+        np.testing.assert_allclose(got, want, atol=1e-9, err_msg=f"shape {shape}")
+
+
+def test_sample_and_hold_holds_one_random_value_per_cycle() -> None:
+    def held(seed: int) -> np.ndarray:
+        return np.array([[lfo_value(4, c + f, seed) for f in (0.0, 0.3, 0.99)] for c in range(2000)])
+
+    a = held(7)
+    assert np.all(a[:, 0] == a[:, 1]) and np.all(a[:, 0] == a[:, 2])  # constant within a cycle
+    values = a[:, 0]
+    assert np.all(np.abs(values) <= 1.0) and len(np.unique(values)) == values.shape[0]
+    assert abs(values.mean()) < 0.05 and values.std() == pytest.approx(1 / np.sqrt(3), rel=0.05)
+    np.testing.assert_array_equal(held(7), a)  # the same seed repeats, another does not
+    assert not np.array_equal(held(8)[:, 0], values)
+
+
+def test_noise_is_the_park_miller_generator_and_white() -> None:
+    out = np.zeros(200000)
+    render_noise(12345.0, out)
+    state, expected = 12345, np.zeros(1000)
+    for i in range(1000):
+        state = 16807 * state % 2147483647
+        expected[i] = state * 2.0 / 2147483647 - 1.0
+    np.testing.assert_allclose(out[:1000], expected, atol=1e-15)
+    assert abs(out.mean()) < 0.01 and out.std() == pytest.approx(1 / np.sqrt(3), rel=0.01)
+    assert abs(np.corrcoef(out[:-1], out[1:])[0, 1]) < 0.01  # no correlation from sample to sample
+    spectrum = np.abs(np.fft.rfft(out.reshape(100, 2000), axis=1)).mean(axis=0) ** 2
+    thirds = [spectrum[1:333].mean(), spectrum[333:666].mean(), spectrum[666:].mean()]
+    assert max(thirds) / min(thirds) < 1.1  # flat: as much energy low, middle and high
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_filter_envelope_is_the_amplitude_envelope_in_closed_form(rate: float) -> None:
+    ms = rate / 1000.0
+    attack, decay, sustain, release = 10.37, 30.0, 0.4, 20.0
+    n, release_at = 4000, 3000
+    ref = reference_envelope(n, attack * ms, decay * ms, sustain, release * ms, n + 1)
+    got = np.array([filter_envelope_level(i + 1.0, False, 0.0, 0.0, attack, decay, sustain, release, rate)
+                    for i in range(n)])  # fmt: skip
+    peak = int(np.ceil(attack * ms))
+    np.testing.assert_allclose(got[: peak - 1], ref[: peak - 1], atol=1e-12)  # the attack: the same curve
+    # the discrete envelope starts its decay at the first whole sample after the attack time: within one
+    # sample of the closed form
+    step = np.abs(np.diff(ref)).max()
+    np.testing.assert_allclose(got, ref, atol=step)
+    # the release from the level reached: the same one-pole curve as the amplitude envelope
+    level = got[release_at - 1]
+    ages = release_at + np.arange(1, 2000.0)
+    shape = (attack, decay, sustain, release, rate)
+    rel = np.array([filter_envelope_level(age, True, float(release_at), level, *shape) for age in ages])
+    c = np.exp(-np.log((1 + DECAY_TARGET_RATIO) / DECAY_TARGET_RATIO) / (release * ms))
+    curve = -DECAY_TARGET_RATIO + (level + DECAY_TARGET_RATIO) * c ** np.arange(1, 2000)
+    np.testing.assert_allclose(rel, np.where(curve > SILENCE_LEVEL, curve, 0.0), atol=1e-12)
+    assert rel[-1] == 0.0
+
+
+def test_pan_is_constant_power_and_unity_in_the_centre() -> None:
+    assert pan_gains(0.0) == pytest.approx((1.0, 1.0))
+    assert pan_gains(-1.0) == pytest.approx((np.sqrt(2.0), 0.0), abs=1e-12)
+    assert pan_gains(1.0) == pytest.approx((0.0, np.sqrt(2.0)), abs=1e-12)
+    for pan in np.linspace(-1, 1, 21):
+        left, right = pan_gains(pan)
+        assert left**2 + right**2 == pytest.approx(2.0)
+
+
+def test_grid_points_follow_the_timeline_and_loop_wraps() -> None:
+    points = np.zeros((2, 64), dtype=np.int64)
+    m = grid_points(True, 1, np.array([100]), np.array([0]), np.array([200]), 200, points)
+    assert points[0, :m].tolist() == [28, 60, 92, 124, 156, 188]  # timeline 128, 160, ...
+    assert set(points[1, :m].tolist()) == {SUB_BLOCK}
+    # a loop wrap after 50 samples back to timeline 1000: a point at the wrap, 24 samples to 1024
+    m = grid_points(True, 2, np.array([100, 1000]), np.array([0, 50]), np.array([50, 150]), 200, points)
+    assert points[0, :m].tolist() == [28, 50, 74, 106, 138, 170]
+    assert points[1, :m].tolist() == [32, 24, 32, 32, 32, 32]
+    m = grid_points(False, 1, np.array([100]), np.array([0]), np.array([70]), 70, points)
+    assert points[0, :m].tolist() == [0, 32, 64]  # stopped: the block's own grid
+
+
+# -- the modulated path ---------------------------------------------------------------------------------
+def reference_filter(x: np.ndarray, cutoff_hz: float, resonance: float, rate: float, mode: int) -> np.ndarray:
+    """The analog 2-pole SVF outputs (0 low, 1 high, 2 band), prewarped, by the bilinear transform."""
+    wc = 2.0 * rate * np.tan(np.pi * min(cutoff_hz, 0.48 * rate) / rate)
+    k = svf_k(resonance)
+    numerator = {0: [wc * wc], 1: [1.0, 0.0, 0.0], 2: [wc, 0.0]}[mode]
+    b, a = signal.bilinear(numerator, [1.0, k * wc, wc * wc], fs=rate)
+    return signal.lfilter(b, a, x)
+
+
+@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize("mode", [1, 2])
+def test_highpass_and_bandpass_are_the_svf_outputs(rate: float, mode: int) -> None:
+    n, release_at = 6000, 4000
+    params = {"waveform": WAVE_SAW, "attack_ms": 3.0, "decay_ms": 30.0, "sustain": 0.6, "release_ms": 20.0,
+              "cutoff_hz": 1500.0, "resonance": 0.5, "filter_mode": mode}  # fmt: skip
+    voices = Voices(2)
+    voices.start(1, 57.0, amp=0.7)
+    out = np.zeros(n)
+    voices.render(out, 0, release_at, rate, **params)
+    voices.ist[I_STAGE, 1] = STAGE_RELEASE
+    voices.render(out, release_at, n, rate, **params)
+    ms = rate / 1000.0
+    env = reference_envelope(n, 3.0 * ms, 30.0 * ms, 0.6, 20.0 * ms, release_at)
+    osc = reference_oscillator(WAVE_SAW, 440.0 * 2 ** (-1) / rate, n)
+    np.testing.assert_allclose(out, 0.7 * reference_filter(osc, 1500.0, 0.5, rate, mode) * env, atol=1e-8)
+
+
+@pytest.mark.parametrize("rate", RATES)
+def test_modulated_path_mixes_both_oscillators_sub_and_noise_into_the_filter(rate: float) -> None:
+    n = 5000
+    params = {"waveform": WAVE_SINE, "osc1_level": 0.6, "osc2_waveform": WAVE_SAW, "osc2_level": 0.3,
+              "osc2_semitones": 7.0, "osc2_fine_cents": 3.0, "sub_level": 0.2, "noise_level": 0.1,
+              "attack_ms": 2.37, "decay_ms": 40.0, "sustain": 0.5, "cutoff_hz": 3000.0,
+              "resonance": 0.3}  # fmt: skip
+    voices = Voices(1)
+    voices.start(0, 60.0, amp=0.9)
+    voices.fst[11, 0] = 4242.0  # F_NOISE: the generator's state
+    out = np.zeros(n)
+    for start in range(0, n, 700):  # spans split off the grid, as events split them
+        voices.render(out, start, min(n, start + 700), rate, **params)
+    inc1 = 440.0 * 2 ** (-9 / 12) / rate
+    ratio = 2 ** ((7 + 0.03) / 12)
+    noise = np.zeros(n)
+    render_noise(4242.0, noise)
+    x = (0.6 * reference_oscillator(WAVE_SINE, inc1, n)
+         + 0.3 * reference_oscillator(WAVE_SAW, inc1 * ratio, n)
+         + 0.2 * reference_oscillator(WAVE_SINE, inc1 / 2, n) + 0.1 * noise)  # fmt: skip
+    ms = rate / 1000.0
+    env = reference_envelope(n, 2.37 * ms, 40.0 * ms, 0.5, 50.0 * ms, n + 1)
+    np.testing.assert_allclose(out, 0.9 * reference_lowpass(x, 3000.0, 0.3, rate) * env, atol=1e-8)
+
+
+def test_modulated_path_without_modulation_sounds_like_the_static_path() -> None:
+    rate, n = 48000.0, 6000
+    pitches = [45.0, 52.0, 57.5, 64.0, 71.0]
+
+    def chord(**params: float) -> np.ndarray:
+        voices = Voices(8)
+        for v, pitch in enumerate(pitches):
+            voices.start(v, pitch, amp=0.2 + 0.1 * v)
+        out = np.zeros(n)
+        voices.render(out, 0, n, rate, waveform=WAVE_TRIANGLE, cutoff_hz=1800.0, resonance=0.7,
+                      key_tracking=0.5, **params)  # fmt: skip
+        return out
+
+    static = chord()
+    modulated = chord(lfo_to_amp=1e-300)  # a routing that changes nothing forces the modulated path
+    assert np.abs(static).max() > 0.1
+    np.testing.assert_allclose(modulated, static, atol=1e-9)
+
+
+def test_a_unison_column_is_panned_by_its_position_and_the_spread() -> None:
+    rate, n = 48000.0, 3000
+    centred, panned = Voices(1), Voices(1)
+    centred.start(0, 60.0)
+    panned.start(0, 60.0)
+    panned.fst[F_UPOS, 0] = -1.0
+    mono = np.zeros(n)
+    centred.render(mono, 0, n, rate, unison_spread=0.5)
+    stereo = panned.stereo(np.zeros(n), 0, n, rate, unison_spread=0.5, unison_detune_cents=0.0)
+    left, right = pan_gains(-0.5)
+    np.testing.assert_allclose(stereo[0], left * mono, atol=1e-9)
+    np.testing.assert_allclose(stereo[1], right * mono, atol=1e-9)

@@ -207,3 +207,18 @@ def test_the_documented_example_loads_and_builds():
 def test_mute_and_solo_are_not_automated():
     e = bad(GOOD + "    automation:\n      mute: [{beat: 0, value: 1}]\n")
     assert e.line == 13 and "mute and solo are set, not automated" in str(e)
+
+
+def test_a_track_can_start_from_a_factory_synth_preset_and_override_it():
+    s = parse_song(
+        GOOD.replace(
+            "{type: synth, params: {cutoff_hz: 3000}}",
+            "{type: synth, preset: pad, params: {cutoff_hz: 3000}}",
+        ),
+        "p.yaml",
+    )
+    synth = s.tracks[0].instrument
+    assert synth.param("unison_voices").value == 4  # from the pad preset
+    assert synth.param("cutoff_hz").value == 3000  # overridden here
+    e = bad(GOOD.replace("{type: synth, params: {cutoff_hz: 3000}}", "{type: synth, preset: kazoo}"))
+    assert e.line == 6 and "unknown synth preset 'kazoo'" in str(e) and "pad" in str(e)
