@@ -19,12 +19,22 @@ from presets.devices import EFFECTS, INSTRUMENTS
 
 SR = 48000
 FRAMES = 12000
-DEVICES = [("effect", name) for name in sorted(EFFECTS)] + [
-    ("instrument", name) for name in sorted(INSTRUMENTS)
-]
+# sources that songs do not name directly (modulation and test signals) keep the same contract
+SOURCES = {"oscillator": ("dsp.oscillators", "Oscillator"), "lfo": ("dsp.lfo", "LFO")}
+DEVICES = (
+    [("effect", name) for name in sorted(EFFECTS)]
+    + [("instrument", name) for name in sorted(INSTRUMENTS)]
+    + [("source", name) for name in sorted(SOURCES)]
+)
 
 
 def make(kind: str, name: str) -> Processor:
+    if kind == "source":
+        import importlib
+
+        module, cls = SOURCES[name]
+        proc: Processor = getattr(importlib.import_module(module), cls)()
+        return proc
     table = EFFECTS if kind == "effect" else INSTRUMENTS
     return table[name][0]({"type": name})
 
