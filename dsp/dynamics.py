@@ -20,8 +20,11 @@ import math
 
 import numpy as np
 
+from dsp.delay import ControlBlock
 from dsp.kernels.dynamics import (
+    CS_METER,
     CS_MS,
+    CS_SAMPLE_RATE,
     LI_LOOKAHEAD,
     LS_GAIN,
     LS_OVERSHOOT,
@@ -55,30 +58,20 @@ class Compressor(Processor):
         super().__init__()
         self.audio_inputs = (AudioPort("in", channels), AudioPort("sidechain", channels))
         self.audio_outputs = (AudioPort("out", channels),)
-        add = self.add_param
-        self.threshold_db = add(Parameter("threshold_db", -80.0, 0.0, -18.0, "dB"))
-        self.ratio = add(Parameter("ratio", 1.0, RATIO_LIMIT, 4.0))
-        self.knee_db = add(Parameter("knee_db", 0.0, 24.0, 6.0, "dB"))
-        self.attack_ms = add(Parameter("attack_ms", 0.0, 500.0, 10.0, "ms"))
-        self.release_ms = add(Parameter("release_ms", 0.0, 5000.0, 150.0, "ms"))
-        self.makeup_db = add(Parameter("makeup_db", -12.0, 36.0, 0.0, "dB"))
-        self.mix = add(Parameter("mix", 0.0, 1.0, 1.0))
-        self.detector = add(Parameter("detector", 0.0, 1.0, 0.0, stepped=True))
-        self.sidechain = add(Parameter("sidechain", 0.0, 1.0, 0.0, stepped=True))
-        # in compress()'s argument order
-        self._controls = (
-            self.threshold_db,
-            self.ratio,
-            self.knee_db,
-            self.attack_ms,
-            self.release_ms,
-            self.makeup_db,
-            self.mix,
-            self.sidechain,
-            self.detector,
-        )
+        # in the rows compress() reads (C_*)
+        self._controls = controls = ControlBlock(self)
+        self.threshold_db = controls.add("threshold_db", -80.0, 0.0, -18.0, "dB")
+        self.ratio = controls.add("ratio", 1.0, RATIO_LIMIT, 4.0)
+        self.knee_db = controls.add("knee_db", 0.0, 24.0, 6.0, "dB")
+        self.attack_ms = controls.add("attack_ms", 0.0, 500.0, 10.0, "ms")
+        self.release_ms = controls.add("release_ms", 0.0, 5000.0, 150.0, "ms")
+        self.makeup_db = controls.add("makeup_db", -12.0, 36.0, 0.0, "dB")
+        self.mix = controls.add("mix", 0.0, 1.0, 1.0)
+        self.detector = controls.add("detector", 0.0, 1.0, 0.0, stepped=True)
+        self.sidechain = controls.add("sidechain", 0.0, 1.0, 0.0, stepped=True)
         self._state = np.zeros(CS_MS + channels, dtype=np.float64)
-        self.gain_reduction = np.zeros(2, dtype=np.float64)
+        self._work = np.zeros((2, 1), dtype=np.float64)
+        self.gain_reduction = self._state[CS_METER : CS_METER + 2]
         """Written every block: ``[0]`` the reduction in dB now, ``[1]`` the block's largest (both >= 0)."""
 
     @property
@@ -88,32 +81,27 @@ class Compressor(Processor):
 
     def prepare(self, sample_rate: float, max_block_size: int) -> None:
         super().prepare(sample_rate, max_block_size)
+        self._controls.prepare(max_block_size)
+        self._work = np.zeros((2, max(1, max_block_size)), dtype=np.float64)
         self.reset()
 
     def reset(self) -> None:
         super().reset()
+        self._controls.touch()
         self._state[:] = 0.0
+        self._state[CS_SAMPLE_RATE] = self.sample_rate
         self.gain_reduction[:] = 0.0
 
     def process(self, ctx: BlockContext, audio_in, audio_out, events_in, events_out) -> None:
-        # each control rendered once per block (render advances its ramp)
-        th = self.threshold_db.render(ctx)
-        ra = self.ratio.render(ctx)
-        kn = self.knee_db.render(ctx)
-        at = self.attack_ms.render(ctx)
-        re = self.release_ms.render(ctx)
-        mk = self.makeup_db.render(ctx)
-        mx = self.mix.render(ctx)
-        sc = self.sidechain.render(ctx)
-        de = self.detector.render(ctx)
-        constant = True
-        for p in self._controls:
-            constant = constant and p.is_constant
+        if ctx.frames > self.max_block_size:
+            # the kernel does not check bounds: refuse rather than read past the control rows
+            raise ValueError(f"block of {ctx.frames} frames exceeds max_block_size {self.max_block_size}")
+        controls = self._controls
+        ctl = controls.render(ctx) if controls.touched else controls.values  # (skips a call when still)
         inp = audio_in[0]
-        side = audio_in[1] if len(audio_in) > 1 else inp
         compress(
-            inp, side, audio_out[0], ctx.frames, th, ra, kn, at, re, mk, mx, sc, de, constant,
-            self.sample_rate, self._state, self.gain_reduction,
+            inp, audio_in[1] if len(audio_in) > 1 else inp, audio_out[0], ctx.frames, ctl, controls.steady,
+            self._state, self._work,
         )  # fmt: skip
 
 

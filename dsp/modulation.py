@@ -22,15 +22,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from dsp.delay import ControlBlock
 from dsp.kernels.delay import INTERP_HERMITE, new_line
 from dsp.kernels.modulation import (
     LFO_SINE,
     LFO_TRIANGLE,
     MAX_STAGES,
+    MOD_PHASE,
     MOD_STAGES,
-    NUM_MOD_STATE,
+    MOD_WRITE,
     lfo_increments,
     modulated_delay,
+    new_modulation_state,
     phaser,
 )
 from engine.events import EventBuffer
@@ -44,6 +47,7 @@ class _LfoEffect(Processor):
     """Ports, the shared LFO and mix parameters, and the per-block LFO increments."""
 
     in_place = True
+    centered = False  # a modulated delay sweeps around its delay (chorus) or up from it (flanger)
 
     def __init__(self, channels: int, rate_hz: float, rate_beats: float, lfo_shape: int) -> None:
         super().__init__()
@@ -52,14 +56,15 @@ class _LfoEffect(Processor):
         self.channels = channels
         self.audio_inputs = (AudioPort("in", channels),)
         self.audio_outputs = (AudioPort("out", channels),)
-        add = self.add_param
-        self._sync = add(Parameter("sync", 0.0, 1.0, 0.0, stepped=True))
-        self._rate_hz = add(Parameter("rate_hz", 0.01, 10.0, rate_hz, "Hz"))
-        self._rate_beats = add(Parameter("rate_beats", 1.0 / 16.0, 64.0, rate_beats, "beats"))
-        self._lfo_shape = add(Parameter("lfo_shape", LFO_SINE, LFO_TRIANGLE, lfo_shape, stepped=True))
-        self._stereo_phase_deg = add(Parameter("stereo_phase_deg", 0.0, 180.0, 90.0, "deg"))
-        self._mix = add(Parameter("mix", 0.0, 1.0, 0.5))
-        self._state = np.zeros(NUM_MOD_STATE, dtype=np.float64)
+        # the first rows of modulated_delay's controls (M_*)
+        self._controls = controls = ControlBlock(self)
+        self._sync = controls.add("sync", 0.0, 1.0, 0.0, stepped=True)
+        self._rate_hz = controls.add("rate_hz", 0.01, 10.0, rate_hz, "Hz")
+        self._rate_beats = controls.add("rate_beats", 1.0 / 16.0, 64.0, rate_beats, "beats")
+        self._lfo_shape = controls.add("lfo_shape", LFO_SINE, LFO_TRIANGLE, lfo_shape, stepped=True)
+        self._stereo_phase_deg = controls.add("stereo_phase_deg", 0.0, 180.0, 90.0, "deg")
+        self._mix = controls.add("mix", 0.0, 1.0, 0.5)
+        self._state = new_modulation_state(48000.0)
         self._inc = np.zeros(1, dtype=np.float64)
 
     def prepare(self, sample_rate: float, max_block_size: int) -> None:
@@ -67,6 +72,8 @@ class _LfoEffect(Processor):
         values."""
         super().prepare(sample_rate, max_block_size)
         self._inc = np.zeros(max(1, max_block_size), dtype=np.float64)
+        self._controls.prepare(max_block_size)
+        self._state = new_modulation_state(sample_rate, self.centered, INTERP_HERMITE)
         self._allocate(sample_rate)
         self.reset()
 
@@ -76,7 +83,10 @@ class _LfoEffect(Processor):
     def reset(self) -> None:
         """Clear the signal state and put the LFO back to phase 0."""
         super().reset()
-        self._state.fill(0.0)
+        self._controls.touch()
+        self._state[MOD_PHASE] = 0.0
+        self._state[MOD_STAGES] = 0.0
+        self._state[MOD_WRITE] = 0.0
 
     def _increments(self, ctx: BlockContext) -> np.ndarray:
         n = ctx.frames
@@ -95,24 +105,33 @@ class _ModulatedDelay(_LfoEffect):
     centered = True
 
     def __init__(
-        self, channels: int, rate_hz: float, rate_beats: float, lfo_shape: int, feedback: Parameter | None
+        self,
+        channels: int,
+        rate_hz: float,
+        rate_beats: float,
+        lfo_shape: int,
+        delay_ms: tuple[float, float, float],
+        depth_ms: tuple[float, float, float],
+        feedback: tuple[float, float, float] | None,
     ) -> None:
+        """``delay_ms``, ``depth_ms`` and ``feedback`` are (min, max, default); no feedback: None."""
         super().__init__(channels, rate_hz, rate_beats, lfo_shape)
-        self._feedback = feedback
+        controls = self._controls
+        self._delay_ms = controls.add("delay_ms", *delay_ms, "ms")
+        self._depth_ms = controls.add("depth_ms", *depth_ms, "ms")
+        if feedback is None:
+            controls.add_fixed(0.0)
+        else:
+            controls.add("feedback", *feedback)
         self._line = new_line(channels, 1.0)
-        self._windex = np.zeros(1, dtype=np.int64)
-        self._zeros = np.zeros(1, dtype=np.float64)
 
     def _allocate(self, sample_rate: float) -> None:
-        p = self.params
-        longest_ms = p["delay_ms"].max_value + p["depth_ms"].max_value
+        longest_ms = self._delay_ms.max_value + self._depth_ms.max_value
         self._line = new_line(self.channels, longest_ms * 1e-3 * sample_rate + 2.0)
-        self._zeros = np.zeros(self._inc.shape[0], dtype=np.float64)
 
     def reset(self) -> None:
         super().reset()
         self._line.fill(0.0)
-        self._windex[0] = 0
 
     def process(
         self,
@@ -123,16 +142,15 @@ class _ModulatedDelay(_LfoEffect):
         events_out: Sequence[EventBuffer],
     ) -> None:
         """Process ``ctx.frames`` samples of ``audio_in[0]`` into ``audio_out[0]``."""
-        p = self.params
         n = ctx.frames
-        inc = self._increments(ctx)
-        feedback = self._zeros[:n] if self._feedback is None else self._feedback.render(ctx)
+        if n > self.max_block_size:
+            # the kernel does not check bounds: refuse rather than read past the control rows
+            raise ValueError(f"block of {n} frames exceeds max_block_size {self.max_block_size}")
+        controls = self._controls
+        ctl = controls.render(ctx) if controls.touched else controls.values  # (skips a call when still)
         modulated_delay(
-            audio_in[0], audio_out[0], self._line, self._windex, self._state, inc,
-            p["delay_ms"].render(ctx), p["depth_ms"].render(ctx), feedback, self._mix.render(ctx),
-            self._stereo_phase_deg.render(ctx), self._lfo_shape.render(ctx), self.centered, n,
-            self.sample_rate, INTERP_HERMITE,
-        )  # fmt: skip
+            audio_in[0], audio_out[0], self._line, self._state, ctl, controls.steady, n, ctx.tempo_bpm
+        )
 
 
 class Chorus(_ModulatedDelay):
@@ -146,9 +164,10 @@ class Chorus(_ModulatedDelay):
     centered = True
 
     def __init__(self, channels: int = 2) -> None:
-        super().__init__(channels, rate_hz=0.8, rate_beats=4.0, lfo_shape=LFO_SINE, feedback=None)
-        self.add_param(Parameter("delay_ms", 5.0, 40.0, 12.0, "ms"))
-        self.add_param(Parameter("depth_ms", 0.0, 4.0, 2.0, "ms"))
+        super().__init__(
+            channels, rate_hz=0.8, rate_beats=4.0, lfo_shape=LFO_SINE, delay_ms=(5.0, 40.0, 12.0),
+            depth_ms=(0.0, 4.0, 2.0), feedback=None,
+        )  # fmt: skip
 
 
 class Flanger(_ModulatedDelay):
@@ -163,11 +182,10 @@ class Flanger(_ModulatedDelay):
     centered = False
 
     def __init__(self, channels: int = 2) -> None:
-        feedback = Parameter("feedback", -0.95, 0.95, 0.5)
-        super().__init__(channels, rate_hz=0.25, rate_beats=8.0, lfo_shape=LFO_TRIANGLE, feedback=feedback)
-        self.add_param(Parameter("delay_ms", 0.1, 10.0, 0.5, "ms"))
-        self.add_param(Parameter("depth_ms", 0.0, 10.0, 3.0, "ms"))
-        self.add_param(feedback)
+        super().__init__(
+            channels, rate_hz=0.25, rate_beats=8.0, lfo_shape=LFO_TRIANGLE, delay_ms=(0.1, 10.0, 0.5),
+            depth_ms=(0.0, 10.0, 3.0), feedback=(-0.95, 0.95, 0.5),
+        )  # fmt: skip
 
 
 class Phaser(_LfoEffect):

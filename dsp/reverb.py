@@ -20,18 +20,23 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from dsp.delay import ControlBlock
 from dsp.kernels.delay import DAMPING_OFF_HZ, new_line
 from dsp.kernels.reverb import (
+    CHUNK,
+    IS_DIFF,
+    NET_LENGTHS,
     NUM_DIFFUSERS,
-    NUM_FS,
-    NUM_IS,
     NUM_LINES,
+    NUM_STATE_ROWS,
+    NUM_WORK_ROWS,
     diffuser_lengths,
     fdn_reverb,
     line_lengths,
+    new_int_state,
+    new_network,
 )
 from engine.events import EventBuffer
-from engine.params import Parameter
 from engine.processor import AudioPort, BlockContext, Processor
 
 __all__ = ["GLIDE_MS", "MAX_PREDELAY_MS", "WET_GAIN", "Reverb"]
@@ -61,58 +66,59 @@ class Reverb(Processor):
         self.channels = channels
         self.audio_inputs = (AudioPort("in", channels),)
         self.audio_outputs = (AudioPort("out", channels),)
-        add = self.add_param
-        self._predelay_ms = add(
-            Parameter("predelay_ms", 0.0, MAX_PREDELAY_MS, 10.0, "ms", smoothing_ms=GLIDE_MS)
-        )
-        self._decay_s = add(Parameter("decay_s", 0.1, 30.0, 2.0, "s"))
-        self._damping_hz = add(Parameter("damping_hz", 500.0, DAMPING_OFF_HZ, 6000.0, "Hz"))
-        self._size = add(Parameter("size", 0.0, 1.0, 0.6))
-        self._width = add(Parameter("width", 0.0, 1.0, 1.0))
-        self._mix = add(Parameter("mix", 0.0, 1.0, 0.25))
+        # in the rows fdn_reverb reads (R_*)
+        self._controls = controls = ControlBlock(self)
+        controls.add("predelay_ms", 0.0, MAX_PREDELAY_MS, 10.0, "ms", smoothing_ms=GLIDE_MS)
+        controls.add("decay_s", 0.1, 30.0, 2.0, "s")
+        controls.add("damping_hz", 500.0, DAMPING_OFF_HZ, 6000.0, "Hz")
+        controls.add("size", 0.0, 1.0, 0.6)
+        controls.add("width", 0.0, 1.0, 1.0)
+        controls.add("mix", 0.0, 1.0, 0.25)
         # taps: stereo feeds and reads the even lines on the left and the odd ones on the right
-        self._in_gain = np.zeros((channels, NUM_LINES), dtype=np.float64)
-        self._out_gain = np.zeros((channels, NUM_LINES), dtype=np.float64)
+        in_gain = np.zeros((channels, NUM_LINES), dtype=np.float64)
+        out_gain = np.zeros((channels, NUM_LINES), dtype=np.float64)
         for c in range(channels):
             taps = slice(c, None, channels)
             norm = 1.0 / math.sqrt(NUM_LINES // channels)
-            self._in_gain[c, taps] = _IN_SIGNS[taps] * norm
-            self._out_gain[c, taps] = _IN_SIGNS[taps] * _OUT_FLIP[taps] * norm * WET_GAIN
-        self._fs = np.zeros(NUM_FS, dtype=np.float64)
-        self._is = np.zeros(NUM_IS, dtype=np.int64)
-        self._lengths = np.zeros(NUM_LINES, dtype=np.float64)
-        self._gains = np.zeros(NUM_LINES, dtype=np.float64)
-        self._lp = np.zeros(NUM_LINES, dtype=np.float64)
-        self._scratch = np.zeros(NUM_LINES, dtype=np.float64)
+            in_gain[c, taps] = _IN_SIGNS[taps] * norm
+            out_gain[c, taps] = _IN_SIGNS[taps] * _OUT_FLIP[taps] * norm * WET_GAIN
+        self._in_gain = in_gain
+        self._out_gain = out_gain
+        self._work = np.zeros((NUM_WORK_ROWS, CHUNK), dtype=np.float64)
         self._allocate(48000.0)
 
     def _allocate(self, sample_rate: float) -> None:
-        self._table = line_lengths(sample_rate)
-        self._lines = new_line(NUM_LINES, float(self._table.max()))
+        table = line_lengths(sample_rate)
+        glide = 1.0 - math.exp(-1.0 / (GLIDE_MS * 1e-3 * sample_rate))
+        # the taps, the size table and the settings, then the per-line state the kernel keeps
+        self._net = new_network(self._in_gain, self._out_gain, table, sample_rate, glide)
+        self._lines = new_line(NUM_LINES, float(table.max()))
         self._pre = new_line(self.channels, MAX_PREDELAY_MS * 1e-3 * sample_rate + 2.0)
-        self._diff_len = diffuser_lengths(self.channels, sample_rate)
-        self._diff = new_line(self.channels * NUM_DIFFUSERS, float(self._diff_len.max()))
-        self._glide = 1.0 - math.exp(-1.0 / (GLIDE_MS * 1e-3 * sample_rate))
+        diff_len = diffuser_lengths(self.channels, sample_rate)
+        self._diff = new_line(self.channels * NUM_DIFFUSERS, float(diff_len.max()))
+        self._is = new_int_state(diff_len)
 
     @property
     def line_lengths(self) -> np.ndarray:
         """The 16 line lengths (samples) the network runs at now: distinct primes once settled."""
-        return self._lengths.copy()
+        return self._net[NET_LENGTHS].copy()
 
     def prepare(self, sample_rate: float, max_block_size: int) -> None:
         """Allocate the lines and the size table for ``sample_rate``; parameters start at their set
         values."""
         super().prepare(sample_rate, max_block_size)
         self._allocate(sample_rate)
+        self._controls.prepare(max_block_size)
         self.reset()
 
     def reset(self) -> None:
         """Empty every line: the next input starts a fresh tail."""
         super().reset()
-        for a in (self._lines, self._pre, self._diff, self._lengths, self._gains, self._lp):
+        self._controls.touch()
+        for a in (self._lines, self._pre, self._diff):
             a.fill(0.0)
-        self._fs.fill(0.0)
-        self._is.fill(0)
+        self._net[:NUM_STATE_ROWS] = 0.0  # the taps stay
+        self._is[:IS_DIFF] = 0  # the diffuser lengths stay
 
     def process(
         self,
@@ -126,11 +132,9 @@ class Reverb(Processor):
         if ctx.frames > self.max_block_size:
             # the kernel does not check bounds: refuse rather than read past the parameter buffers
             raise ValueError(f"block of {ctx.frames} frames exceeds max_block_size {self.max_block_size}")
+        controls = self._controls
+        ctl = controls.render(ctx) if controls.touched else controls.values  # (skips a call when still)
         fdn_reverb(
-            audio_in[0], audio_out[0], self._lines, self._pre, self._diff, self._diff_len, self._table,
-            self._in_gain, self._out_gain, self._lengths, self._gains, self._lp, self._scratch, self._fs,
-            self._is,
-            self._predelay_ms.render(ctx), self._decay_s.render(ctx), self._damping_hz.render(ctx),
-            self._size.render(ctx), self._width.render(ctx), self._mix.render(ctx), ctx.frames,
-            self.sample_rate, self._glide,
+            audio_in[0], audio_out[0], self._lines, self._pre, self._diff, self._net, self._is, self._work,
+            ctl, controls.steady, ctx.frames,
         )  # fmt: skip

@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from dsp.delay import Delay
+from dsp.delay import ControlBlock, Delay
 from dsp.kernels.delay import (
     INTERP_HERMITE,
     INTERP_LINEAR,
@@ -18,8 +18,8 @@ from dsp.kernels.delay import (
     fractional_delay,
     new_line,
 )
-from engine.params import AutomationLane, Breakpoint
-from engine.processor import BlockContext
+from engine.params import AutomationLane, Breakpoint, Parameter
+from engine.processor import BlockContext, Processor
 
 RATES = [44100, 48000, 96000]
 BLOCK_SIZES = [32, 64, 1000, 4096]
@@ -180,6 +180,40 @@ def test_delay_targets_are_ms_or_beats_at_the_tempo():
 def test_damping_pole_is_a_one_pole_at_the_cutoff_and_off_at_the_top():
     assert damping_pole(20000.0, 48000.0) == 0.0
     assert damping_pole(1000.0, 48000.0) == pytest.approx(np.exp(-2 * np.pi * 1000 / 48000))
+
+
+# -- the control block ------------------------------------------------------------------------------------
+def test_control_block_rows_are_what_each_parameter_renders_and_still_blocks_skip_the_work():
+    rate, block = 48000.0, 100
+    controls = ControlBlock(Processor())
+    watched = [controls.add("a", 0.0, 10.0, 1.0), controls.add("b", 0.0, 1.0, 0.0, stepped=True)]
+    plain = [Parameter("a", 0.0, 10.0, 1.0), Parameter("b", 0.0, 1.0, 0.0, stepped=True)]
+    for p in watched + plain:
+        p.prepare(rate, block)
+    controls.prepare(block)
+    lane = AutomationLane([Breakpoint(0.0, 2.0), Breakpoint(0.5, 9.0)]).compile(lambda beat: beat * 24000.0)
+    ctx = BlockContext(rate)
+    stills = []
+    for k, start in enumerate(range(0, 12000, block)):
+        if k == 10:  # a set: a ramp over smoothing_ms, then still
+            for p in (watched[0], plain[0]):
+                p.set(7.5)
+        if k == 40:  # a switch jumps
+            for p in (watched[1], plain[1]):
+                p.set(1.0)
+        if k == 60:  # automation, then none again
+            for p in (watched[0], plain[0]):
+                p.set_automation(lane)
+        if k == 100:
+            for p in (watched[0], plain[0]):
+                p.set_automation(None)
+        ctx.set_single_segment(block, start, True)
+        values = controls.render(ctx)
+        for row, p in enumerate(plain):
+            np.testing.assert_array_equal(values[row, :block], p.render(ctx))
+        stills.append(not controls.touched)
+    assert stills[5] and stills[30] and stills[50] and stills[115]  # nothing moving: no parameter work
+    assert not stills[10] and not stills[70]  # a ramp, automation
 
 
 # -- the processor: timing ------------------------------------------------------------------------------

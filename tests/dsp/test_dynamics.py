@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from dsp.dynamics import Compressor, LatencyParameter, Limiter
-from dsp.kernels.dynamics import RATIO_LIMIT, SAFE_SCALE, gain_computer
+from dsp.kernels.dynamics import RATIO_LIMIT, SAFE_SCALE, fast_exp, gain_computer, log_in_place
 from engine.params import AutomationLane, Breakpoint
 from engine.processor import BlockContext, Processor
 
@@ -56,6 +56,22 @@ def compressor(sr: float, channels: int = 1, **values: float) -> Compressor:
         c.param(name).set(v)
     c.prepare(sr, 4096)
     return c
+
+
+# -- compressor: kernel helpers ----------------------------------------------------------------------------
+def test_fast_exp_is_exp_within_a_few_units_in_the_last_place():
+    for x in np.concatenate([np.linspace(-700.0, 700.0, 2001), np.linspace(-2.0, 2.0, 2001), [0.0]]):
+        assert fast_exp(x) == pytest.approx(math.exp(x), rel=1e-15)
+    assert fast_exp(0.0) == 1.0  # no reduction is an exact unity gain
+
+
+def test_log_in_place_is_log_within_a_few_units_in_the_last_place_and_floors_silence():
+    rng = np.random.default_rng(3)
+    x = np.concatenate([10.0 ** rng.uniform(-29.0, 30.0, 5000), [1.0, 2.0, 0.5, math.sqrt(2.0), 1e-300, 0.0]])
+    values = x.copy()
+    log_in_place(values, np.zeros_like(values), x.size)
+    want = np.log(np.maximum(x, 1e-30))
+    np.testing.assert_allclose(values, want, rtol=1e-15, atol=1e-15)
 
 
 # -- compressor: gain computer and static curve ----------------------------------------------------------

@@ -14,12 +14,23 @@ from dsp.kernels.delay import INTERP_HERMITE, new_line
 from dsp.kernels.modulation import (
     LFO_SINE,
     LFO_TRIANGLE,
+    M_DELAY_MS,
+    M_DEPTH_MS,
+    M_FEEDBACK,
+    M_LFO_SHAPE,
+    M_MIX,
+    M_RATE_BEATS,
+    M_RATE_HZ,
+    M_STEREO_PHASE_DEG,
+    M_SYNC,
     MAX_STAGES,
     MOD_STAGES,
+    NUM_M_CONTROLS,
     NUM_MOD_STATE,
     lfo_increments,
     lfo_value,
     modulated_delay,
+    new_modulation_state,
     phaser,
     phaser_coefficient,
 )
@@ -54,8 +65,10 @@ def catmull_rom(hist: list[float], i: int, d: float) -> float:
 
 
 def reference_modulated_delay(x, inc, delay_ms, depth_ms, fb, mix, stereo_deg, shape, centered, rate):
-    """A plain loop: per channel a history of what was written, read with Catmull-Rom."""
+    """A plain loop: per channel a history of what was written, read with Catmull-Rom; ``inc`` is the LFO
+    increment, one for all samples or one per sample."""
     chans, n = x.shape
+    incs = np.broadcast_to(inc, (n,))
     hist = [[0.0] * n for _ in range(chans)]
     out = np.zeros((chans, n))
     phase = 0.0
@@ -67,7 +80,7 @@ def reference_modulated_delay(x, inc, delay_ms, depth_ms, fb, mix, stereo_deg, s
             e = catmull_rom(hist[c], i, d)
             hist[c][i] = x[c, i] + fb * e
             out[c, i] = (1 - mix) * x[c, i] + mix * e
-        phase = (phase + inc) % 1.0
+        phase = (phase + incs[i]) % 1.0
     return out
 
 
@@ -163,26 +176,38 @@ def test_lfo_increments_are_rate_over_sr_or_one_cycle_per_rate_beats():
 
 
 @pytest.mark.parametrize(
-    ("centered", "shape", "fb"), [(True, LFO_SINE, 0.0), (False, LFO_TRIANGLE, 0.7), (False, LFO_SINE, -0.9)]
+    ("centered", "shape", "fb", "gliding"),
+    [
+        (True, LFO_SINE, 0.0, False),
+        (False, LFO_TRIANGLE, 0.7, False),
+        (False, LFO_SINE, -0.9, False),
+        (True, LFO_SINE, 0.3, True),  # a moving rate: the sine is evaluated per sample there
+    ],
 )
-def test_modulated_delay_matches_a_plain_loop(centered, shape, fb):
+def test_modulated_delay_matches_a_plain_loop(centered, shape, fb, gliding):
     rate, n = 48000.0, 2400
     rng = np.random.default_rng(1)
     x = rng.standard_normal((2, n))
-    inc = 37.0 / rate  # fast, so the delay sweeps a lot within the test
-    args = (1.5, 1.2, fb, 0.6, 70.0, shape, centered)
+    rate_hz = np.full(n, 37.0)  # fast, so the delay sweeps a lot within the test
+    if gliding:
+        rate_hz[700:1500] = np.linspace(37.0, 5.0, 800)
+    ctl = np.zeros((NUM_M_CONTROLS, n))
+    ctl[M_SYNC], ctl[M_RATE_HZ], ctl[M_RATE_BEATS], ctl[M_LFO_SHAPE] = 0.0, rate_hz, 1.0, shape
+    ctl[M_STEREO_PHASE_DEG], ctl[M_MIX], ctl[M_DELAY_MS], ctl[M_DEPTH_MS], ctl[M_FEEDBACK] = (
+        70,
+        0.6,
+        1.5,
+        1.2,
+        fb,
+    )
     buf = new_line(2, 200.0)
-    windex = np.zeros(1, np.int64)
-    state = np.zeros(NUM_MOD_STATE)
+    state = new_modulation_state(rate, centered, INTERP_HERMITE)
     out = np.zeros_like(x)
-    full = np.full
     for a, b in ((0, 1000), (1000, n)):  # two calls: the state carries over
-        modulated_delay(
-            x[:, a:b], out[:, a:b], buf, windex, state, full(b - a, inc), full(b - a, 1.5), full(b - a, 1.2),
-            full(b - a, fb), full(b - a, 0.6), full(b - a, 70.0), full(b - a, float(shape)), centered, b - a,
-            rate, INTERP_HERMITE,
-        )  # fmt: skip
-    want = reference_modulated_delay(x, inc, args[0], args[1], fb, 0.6, 70.0, shape, centered, rate)
+        # still: the controls hold one value throughout (the processor knows when), so nothing is scanned
+        step = np.ascontiguousarray(ctl[:, a:b])
+        modulated_delay(x[:, a:b], out[:, a:b], buf, state, step, not gliding, b - a, 120.0)
+    want = reference_modulated_delay(x, rate_hz / rate, 1.5, 1.2, fb, 0.6, 70.0, shape, centered, rate)
     np.testing.assert_allclose(out, want, atol=1e-10)
 
 

@@ -12,18 +12,27 @@ from scipy import linalg, signal
 
 from dsp.kernels.delay import new_line
 from dsp.kernels.reverb import (
+    CHUNK,
     DIFFUSION,
     LEVEL_REF_S,
     LINE_MS,
     MIN_SCALE,
     NUM_DIFFUSERS,
-    NUM_FS,
-    NUM_IS,
     NUM_LINES,
+    NUM_R_CONTROLS,
+    NUM_WORK_ROWS,
+    R_DAMPING_HZ,
+    R_DECAY_S,
+    R_MIX,
+    R_PREDELAY_MS,
+    R_SIZE,
+    R_WIDTH,
     SIZE_STEPS,
     fdn_reverb,
     hadamard,
     line_lengths,
+    new_int_state,
+    new_network,
 )
 from dsp.reverb import Reverb
 from engine.params import AutomationLane, Breakpoint
@@ -170,22 +179,21 @@ def test_fdn_kernel_matches_a_plain_loop(damping_hz, width, predelay):
     in_gain = rng.standard_normal((2, NUM_LINES)) * 0.3
     out_gain = rng.standard_normal((2, NUM_LINES)) * 0.3
     table = np.tile(lengths, (SIZE_STEPS + 1, 1))
-    lines, pre = new_line(NUM_LINES, 100.0), new_line(2, 100.0)
     diff_len = np.array([[3, 5, 7, 11], [2, 4, 9, 13]], dtype=np.int64)
-    diff = new_line(2 * NUM_DIFFUSERS, 13.0)
-    st = [np.zeros(NUM_LINES) for _ in range(4)]
-    fs, ist = np.zeros(NUM_FS), np.zeros(NUM_IS, np.int64)
-    out = np.zeros_like(x)
-    full = np.full
-    for a, b in ((0, 1111), (1111, n)):
-        k = b - a
-        fdn_reverb(
-            x[:, a:b], out[:, a:b], lines, pre, diff, diff_len, table, in_gain, out_gain, *st, fs, ist,
-            full(k, predelay * 1e3 / rate), full(k, 0.7), full(k, damping_hz), full(k, 0.5), full(k, width),
-            full(k, 0.8), k, rate, 0.01,
-        )  # fmt: skip
+    ctl = np.zeros((NUM_R_CONTROLS, n))
+    ctl[R_PREDELAY_MS], ctl[R_DECAY_S], ctl[R_DAMPING_HZ] = predelay * 1e3 / rate, 0.7, damping_hz
+    ctl[R_SIZE], ctl[R_WIDTH], ctl[R_MIX] = 0.5, width, 0.8
     want = reference_fdn(x, lengths, diff_len, 0.7, damping_hz, predelay, in_gain, out_gain, width, 0.8, rate)
-    np.testing.assert_allclose(out, want, atol=1e-12)
+    for still in (False, True):  # scanning the controls or told they are still: the same output
+        lines, pre = new_line(NUM_LINES, 100.0), new_line(2, 100.0)
+        diff = new_line(2 * NUM_DIFFUSERS, 13.0)
+        net, ist = new_network(in_gain, out_gain, table, rate, 0.01), new_int_state(diff_len)
+        work = np.zeros((NUM_WORK_ROWS, CHUNK))
+        out = np.zeros_like(x)
+        for a, b in ((0, 1111), (1111, n)):
+            step = np.ascontiguousarray(ctl[:, a:b])
+            fdn_reverb(x[:, a:b], out[:, a:b], lines, pre, diff, net, ist, work, step, still, b - a)
+        np.testing.assert_allclose(out, want, atol=1e-12)
 
 
 # -- the processor: decay -------------------------------------------------------------------------------
