@@ -147,7 +147,8 @@ def _ours(duration: float, off_s: float, repeats: int) -> Row:
     _render_direct(synth, round(0.3 * SR), round(0.2 * SR))  # JIT warm-up: every stage and a note-off
     setup = time.perf_counter() - t0
     seconds, audio = _best(repeats, lambda: _render_direct(synth, frames, off))
-    return _row("ours", seconds, duration, audio, f"PolyBLEP saw, TPT SVF; prepare+JIT {setup:.2f} s")
+    note = f"6-point B-spline BLEP saw, TPT SVF; prepare+JIT {setup:.2f} s"
+    return _row("ours", seconds, duration, audio, note)
 
 
 def _ours_graph(duration: float, off_s: float, repeats: int) -> Row:

@@ -5,9 +5,9 @@ Band limiting (saw, pulse, triangle): every discontinuity of the naive waveform 
 band-limited step (BLEP) residual, every corner by a band-limited ramp (BLAMP) residual, read from tables
 (:func:`make_blep_tables`) of a minimum-phase Kaiser-windowed sinc (cutoff 0.45 of the sample rate, 32
 samples long, 128 table points per sample). It is the PolyBLEP idea with a longer kernel: the residuals
-start at the discontinuity (no latency) and are added into a 32-sample ring of future corrections. The
-two-sample polynomial BLEP of :mod:`dsp.kernels.synth` takes a 5 kHz saw at 48 kHz from -8 dB of aliasing
-(relative to the harmonics) to -22 dB; this kernel to -62 dB. The filtered signal lags the naive one by
+start at the discontinuity (no latency) and are added into a 32-sample ring of future corrections. A
+5 kHz saw at 48 kHz aliases at -62 dB relative to its harmonics (naive: -8 dB; the synth voices'
+six-sample polynomial kernel in :mod:`dsp.kernels.synth`: -39 dB). The filtered signal lags the naive one by
 ``tau`` samples (the kernel's group delay at DC), so the naive part is evaluated as ``x - tau * x'`` (no DC
 offset on a fast saw). Minimum phase rings more than linear phase: a band-limited step overshoots by 21%,
 so saw and square peak near +-1.4. A start from silence and a switch of waveform are band-limited steps too.
