@@ -9,10 +9,6 @@ switching ``sync``) the read point glides there like a tape head, so there is no
 runs per sample, so the output does not depend on the block size. Delays are capped at
 ``MAX_DELAY_S`` seconds (long synced values at slow tempi). The kernel is
 :func:`dsp.kernels.delay.feedback_delay`.
-
-:class:`ControlBlock` (used by the delay, modulation, reverb and dynamics processors) hands a kernel all of
-a processor's parameters as the rows of one matrix and renders them only while one of them moves: a block
-in which nothing was set or automated costs no parameter work at all.
 """
 
 from __future__ import annotations
@@ -32,127 +28,14 @@ from dsp.kernels.delay import (
     new_line,
 )
 from engine.events import EventBuffer
-from engine.params import AutomationTable, Parameter
+from engine.params import ControlBlock
 from engine.processor import AudioPort, BlockContext, Processor
 
-__all__ = ["GLIDE_MS", "INTERPOLATIONS", "MAX_DELAY_S", "ControlBlock", "Delay", "WatchedParameter"]
+__all__ = ["GLIDE_MS", "INTERPOLATIONS", "MAX_DELAY_S", "Delay"]
 
 MAX_DELAY_S = 10.0  # 8 beats down to 48 bpm
 GLIDE_MS = 50.0  # time constant of the delay-time glide
 INTERPOLATIONS = {"linear": INTERP_LINEAR, "hermite": INTERP_HERMITE}
-
-
-class WatchedParameter(Parameter):
-    """A :class:`Parameter` that tells its :class:`ControlBlock` when it is set or automated."""
-
-    def __init__(
-        self,
-        block: ControlBlock,
-        name: str,
-        min_value: float,
-        max_value: float,
-        default: float,
-        unit: str = "",
-        smoothing_ms: float = 20.0,
-        stepped: bool = False,
-    ) -> None:
-        super().__init__(name, min_value, max_value, default, unit, smoothing_ms, stepped)
-        self._block = block
-
-    def set(self, value: float) -> None:
-        super().set(value)
-        self._block.touched = True
-
-    def set_automation(self, table: AutomationTable | None) -> None:
-        super().set_automation(table)
-        self._block.touched = True
-
-
-class ControlBlock:
-    """A processor's parameters as the rows of one ``(parameters, max_block_size)`` matrix for its kernel.
-
-    Create the parameters with :meth:`add` (in the kernel's row order), call :meth:`prepare` from the
-    processor's ``prepare`` and :meth:`touch` from its ``reset``; :meth:`render` gives the matrix for a
-    block. A parameter at its set value without automation fills its row with that value once; one that
-    moves (a ramp after a set, automation) is rendered into its row every block. Once a block finds every
-    parameter still, later blocks skip them all until one is set or automated again (the values a render
-    would give are the ones already in the rows). ``steady`` says that every row holds one value.
-    """
-
-    def __init__(self, processor: Processor) -> None:
-        self._processor = processor
-        self.params: list[Parameter] = []
-        self.values = np.zeros((0, 1), dtype=np.float64)
-        self.touched = True
-        self.steady = False
-        self._rows: list[Parameter | float] = []  # per row: its parameter, or the value of a fixed row
-        self._held: list[float] = []  # the value filling each row, or nan while a row holds a ramp
-
-    def add(
-        self,
-        name: str,
-        min_value: float,
-        max_value: float,
-        default: float,
-        unit: str = "",
-        smoothing_ms: float = 20.0,
-        stepped: bool = False,
-    ) -> Parameter:
-        """A new parameter of the processor, read from the next row of the matrix."""
-        p = WatchedParameter(self, name, min_value, max_value, default, unit, smoothing_ms, stepped)
-        self._processor.add_param(p)
-        self.params.append(p)
-        self._rows.append(p)
-        self._held.append(math.nan)
-        return p
-
-    def add_fixed(self, value: float) -> None:
-        """A row that always holds ``value`` (a control this processor does not offer)."""
-        self._rows.append(float(value))
-        self._held.append(math.nan)
-
-    def prepare(self, max_block_size: int) -> None:
-        """Allocate the matrix for blocks of up to ``max_block_size`` samples (control side)."""
-        self.values = np.zeros((len(self._rows), max(1, max_block_size)), dtype=np.float64)
-        for k, row in enumerate(self._rows):
-            if not isinstance(row, Parameter):
-                self.values[k] = row
-        self.touch()
-
-    def touch(self) -> None:
-        """Have the next :meth:`render` look at every parameter (after a reset or a prepare)."""
-        self.touched = True
-        self.steady = False
-        for k in range(len(self._held)):
-            self._held[k] = math.nan
-
-    def render(self, ctx: BlockContext) -> np.ndarray:
-        """The matrix for this block: row ``k`` holds parameter ``k``'s per-sample values. (While
-        ``touched`` is false this is ``values`` as it stands; processors read that directly then.)"""
-        if self.touched:
-            self._stage(ctx)
-        return self.values
-
-    def _stage(self, ctx: BlockContext) -> None:
-        values = self.values
-        held = self._held
-        n = ctx.frames
-        still = True
-        for k in range(len(self._rows)):
-            p = self._rows[k]
-            if not isinstance(p, Parameter):
-                continue
-            if p.automation is None and p.current == p.value:
-                # at its set value: what render() would give is that value throughout
-                if held[k] != p.value:
-                    values[k] = p.value
-                    held[k] = p.value
-                continue
-            values[k, :n] = p.render(ctx)
-            held[k] = math.nan
-            still = False
-        self.steady = still
-        self.touched = not still
 
 
 class Delay(Processor):

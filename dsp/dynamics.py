@@ -20,7 +20,6 @@ import math
 
 import numpy as np
 
-from dsp.delay import ControlBlock
 from dsp.kernels.dynamics import (
     CS_METER,
     CS_MS,
@@ -36,7 +35,7 @@ from dsp.kernels.dynamics import (
     compress,
     limit,
 )
-from engine.params import LatencyParameter, Parameter
+from engine.params import ControlBlock, LatencyParameter, Parameter
 from engine.processor import AudioPort, BlockContext, Processor
 
 __all__ = ["Compressor", "Limiter"]

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dsp.delay import ControlBlock
 from dsp.kernels.delay import INTERP_HERMITE, new_line
 from dsp.kernels.modulation import (
     LFO_SINE,
@@ -37,7 +36,7 @@ from dsp.kernels.modulation import (
     phaser,
 )
 from engine.events import EventBuffer
-from engine.params import Parameter
+from engine.params import ControlBlock, Parameter
 from engine.processor import AudioPort, BlockContext, Processor
 
 __all__ = ["Chorus", "Flanger", "Phaser"]

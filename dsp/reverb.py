@@ -20,7 +20,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dsp.delay import ControlBlock
 from dsp.kernels.delay import DAMPING_OFF_HZ, new_line
 from dsp.kernels.reverb import (
     CHUNK,
@@ -37,6 +36,7 @@ from dsp.kernels.reverb import (
     new_network,
 )
 from engine.events import EventBuffer
+from engine.params import ControlBlock
 from engine.processor import AudioPort, BlockContext, Processor
 
 __all__ = ["GLIDE_MS", "MAX_PREDELAY_MS", "WET_GAIN", "Reverb"]

@@ -37,7 +37,7 @@ from dsp.kernels.synth import (
     write_stereo,
 )
 from engine.events import EventBuffer
-from engine.params import AutomationTable, Parameter
+from engine.params import Parameter, WatchedParameter, WatchFlag
 from engine.processor import MAX_SEGMENTS, AudioPort, BlockContext, EventPort, Processor
 from instruments.voices import VoicePool, apply_midi_event
 
@@ -57,23 +57,6 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "voice_mode": ("poly", "mono", "legato"),
     "steal_policy": ("oldest", "quietest"),
 }
-
-
-class _WatchedParameter(Parameter):
-    """A Parameter that raises its synth's flag when set or automated, so a block in which nothing was
-    touched skips the per-parameter checks (there are dozens)."""
-
-    def __init__(self, flag: np.ndarray, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._flag = flag
-
-    def set(self, value: float) -> None:
-        super().set(value)
-        self._flag[0] = True
-
-    def set_automation(self, table: AutomationTable | None) -> None:
-        super().set_automation(table)
-        self._flag[0] = True
 
 
 class PolySynth(Processor):
@@ -113,10 +96,11 @@ class PolySynth(Processor):
     def __init__(self, max_voices: int = 32, *, pitch_bend_range_semitones: float = 2.0) -> None:
         super().__init__()
         self.voices = VoicePool(max_voices, pitch_bend_range_semitones)
-        self._touched = np.ones(1, dtype=np.bool_)  # a voice parameter was set or automated
+        # raised when a voice parameter is set or automated: a block in which none was skips them all
+        self._watch = WatchFlag()
         # in the kernel's values order
         self._voice_params = tuple(
-            self.add_param(_WatchedParameter(self._touched, name, lo, hi, default, unit, stepped=stepped))
+            self.add_param(WatchedParameter(self._watch, name, lo, hi, default, unit, stepped=stepped))
             for name, lo, hi, default, unit, stepped in VOICE_PARAMS
         )
         self._gain_db = self.add_param(Parameter("gain_db", -60.0, 12.0, -12.0, "dB"))
@@ -161,7 +145,7 @@ class PolySynth(Processor):
         self.voices.reset()
         self._values[:] = [p.value for p in self._voice_params]
         self._moving.fill(False)
-        self._touched[0] = any(p.automation is not None for p in self._voice_params)
+        self._watch.touched = any(p.automation is not None for p in self._voice_params)
         self._cache.fill(np.nan)
         self._buf.fill(0.0)
 
@@ -181,7 +165,7 @@ class PolySynth(Processor):
             self._moving[k] = True
             busy = True
         if not busy:
-            self._touched[0] = False  # all settled: later blocks skip this until a parameter is touched
+            self._watch.touched = False  # all settled: later blocks skip this until a parameter is touched
 
     def _render(self, start: int, stop: int, next_point: int, tempo_bpm: float) -> int:
         pool = self.voices
@@ -214,7 +198,7 @@ class PolySynth(Processor):
         self._num_points = grid_points(
             ctx.playing, ctx.num_segments, ctx.seg_start, ctx.seg_offset, ctx.seg_frames, frames, self._points
         )
-        if self._touched[0]:
+        if self._watch.touched:
             self._stage_params(ctx)
         gain = self._gain_db
         if gain.automation is None and gain.current == gain.value:

@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from dsp.delay import ControlBlock, Delay
+from dsp.delay import Delay
 from dsp.kernels.delay import (
     INTERP_HERMITE,
     INTERP_LINEAR,
@@ -18,7 +18,7 @@ from dsp.kernels.delay import (
     fractional_delay,
     new_line,
 )
-from engine.params import AutomationLane, Breakpoint, Parameter
+from engine.params import AutomationLane, Breakpoint, ControlBlock, Parameter
 from engine.processor import BlockContext, Processor
 
 RATES = [44100, 48000, 96000]
