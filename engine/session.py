@@ -21,10 +21,18 @@ from engine.processor import AudioPort, Processor
 from engine.sequencer import Clip, Sequencer, compile_events
 from engine.tempo import TempoMap
 
-__all__ = ["BuildResult", "BusSpec", "SendSpec", "Session", "TrackSpec", "automation_target"]
+__all__ = ["BuildResult", "BusSpec", "Section", "SendSpec", "Session", "TrackSpec", "automation_target"]
 
 MASTER = "master"
 AUTOMATABLE_STRIP_PARAMS = ("volume_db", "pan")
+
+
+@dataclass(frozen=True)
+class Section:
+    """A named part of the song (intro, verse, chorus...) from ``start_beats`` to the next section."""
+
+    name: str
+    start_beats: float
 
 
 @dataclass
@@ -86,6 +94,8 @@ class Session:
     master_automation: dict[str, AutomationLane] = field(default_factory=dict)
     length_beats: float | None = None
     title: str = ""
+    key: str = ""  # e.g. "C major", "F# minor" ("" when not given)
+    sections: list[Section] = field(default_factory=list)  # in order of start
 
     def end_beats(self) -> float:
         if self.length_beats is not None:
