@@ -8,9 +8,7 @@ The format is described in ``docs/song-format.md``; the song-file issue extends 
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,122 +18,34 @@ from engine.errors import SessionError
 from engine.mixer import ChannelStrip
 from engine.params import AutomationLane, Breakpoint
 from engine.processor import Processor
-from engine.sequencer import Clip, ControlChange, Note, PitchBend, ProgramChange
-from engine.session import MASTER, BusSpec, SendSpec, Session, TrackSpec, automation_target
+from engine.session import MASTER, BusSpec, Section, SendSpec, Session, TrackSpec, automation_target
 from engine.tempo import TempoMap, TempoPoint, TimeSignature
-from presets.devices import build_device, note_number
+from presets.checker import Checker, show
+from presets.checker import kind as kind_of
+from presets.devices import build_device
 from presets.errors import SongFileError
-from presets.marked import MarkedDict, MarkedList, load_marked, place
+from presets.marked import MarkedDict, MarkedList, load_marked
+from presets.migrations import SCHEMA_VERSION, migrate
+from presets.song_clips import parse_clip
 
-__all__ = ["SCHEMA_VERSION", "load_song", "parse_song"]
+__all__ = ["KEY_MODES", "METADATA_FIELDS", "SCHEMA_VERSION", "V2_FIELDS", "load_song", "parse_song"]
 
-SCHEMA_VERSION = 1
+V2_FIELDS = (
+    "schema_version",
+    "metadata",
+    "key",
+    "tempo",
+    "tempo_map",
+    "time_signatures",
+    "sections",
+    "length_beats",
+    "tracks",
+    "buses",
+    "master",
+)
+METADATA_FIELDS = ("title", "artist", "album", "genre", "comment", "created", "modified")
+KEY_MODES = ("major", "minor", "dorian", "phrygian", "lydian", "mixolydian", "locrian")
 MAX_SONG_BYTES = 64 * 1024 * 1024
-
-
-class _Checker:
-    """Validation helpers that know the file and raise SongFileError at the right place."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-
-    def fail(self, container: Any, key: Any, where: str, message: str) -> SongFileError:
-        line, col = place(container, key)
-        return SongFileError(self.file, line, col, where, message)
-
-    def mapping(self, container: Any, key: Any, where: str) -> MarkedDict:
-        value = container[key] if key is not None else container
-        if not isinstance(value, dict):
-            raise self.fail(container, key, where, f"must be a mapping, got {_kind(value)}")
-        return value  # type: ignore[return-value]
-
-    def sequence(self, container: Any, key: Any, where: str) -> MarkedList:
-        value = container[key]
-        if not isinstance(value, list):
-            raise self.fail(container, key, where, f"must be a list, got {_kind(value)}")
-        return value  # type: ignore[return-value]
-
-    def keys(self, d: MarkedDict, allowed: tuple[str, ...], where: str) -> None:
-        for k in d:
-            if k not in allowed:
-                line, col = getattr(d, "name_marks", {}).get(k, d.mark)
-                raise SongFileError(
-                    self.file,
-                    line,
-                    col,
-                    f"{where}.{k}" if where else str(k),
-                    f"unknown field (allowed: {', '.join(allowed)})",
-                )
-
-    def number(
-        self, d: Any, key: Any, where: str, lo: float, hi: float, default: float | None = None
-    ) -> float:
-        if isinstance(d, dict) and key not in d:
-            if default is None:
-                raise self.fail(d, None, where, "is required")
-            return default
-        v = d[key]
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise self.fail(d, key, where, f"must be a number, got {_show(v)}")
-        try:
-            f = float(v)
-        except OverflowError:
-            f = math.inf
-        if not math.isfinite(f) or not lo <= f <= hi:
-            raise self.fail(d, key, where, f"must be in {lo:g}..{hi:g}, got {_show(v)}")
-        return f
-
-    def integer(self, d: Any, key: Any, where: str, lo: int, hi: int, default: int | None = None) -> int:
-        if isinstance(d, dict) and key not in d:
-            if default is None:
-                raise self.fail(d, None, where, "is required")
-            return default
-        v = d[key]
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise self.fail(d, key, where, f"must be an integer, got {_show(v)}")
-        if not lo <= v <= hi:
-            raise self.fail(d, key, where, f"must be in {lo}..{hi}, got {_show(v)}")
-        return v
-
-    def boolean(self, d: MarkedDict, key: str, where: str, default: bool = False) -> bool:
-        if key not in d:
-            return default
-        v = d[key]
-        if not isinstance(v, bool):
-            raise self.fail(d, key, where, f"must be true or false, got {_show(v)}")
-        return v
-
-    def text(self, d: MarkedDict, key: str, where: str, default: str | None = None) -> str:
-        if key not in d:
-            if default is None:
-                raise self.fail(d, None, where, "is required")
-            return default
-        v = d[key]
-        if not isinstance(v, str) or not v:
-            raise self.fail(d, key, where, f"must be a non-empty string, got {_show(v)}")
-        return v
-
-    def wrap(self, d: Any, key: Any, where: str, fn: Callable[..., Any], *args: Any) -> Any:
-        """Call ``fn(*args)`` and turn its ValueError into a SongFileError at this place."""
-        try:
-            return fn(*args)
-        except (ValueError, KeyError, TypeError, OverflowError) as exc:
-            msg = exc.args[0] if exc.args else str(exc)
-            raise self.fail(d, key, where, str(msg)) from None
-
-
-def _show(v: Any, limit: int = 40) -> str:
-    """A value for an error message, shortened so a huge value cannot flood the terminal."""
-    text = repr(v)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _kind(v: Any) -> str:
-    if v is None:
-        return "nothing"
-    return {dict: "a mapping", list: "a list", str: "text", bool: "true/false"}.get(
-        type(v).__mro__[-2] if isinstance(v, (dict, list)) else type(v), type(v).__name__
-    )
 
 
 def load_song(path: str | os.PathLike[str]) -> Session:
@@ -163,35 +73,18 @@ def parse_song(text: str, file: str = "<song>") -> Session:
         problem = getattr(exc, "problem", None) or str(exc)
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
         raise SongFileError(file, line, col, "", f"not valid YAML: {problem}") from None
-    c = _Checker(file)
+    c = Checker(file)
     doc_any: Any = doc
     if not isinstance(doc_any, MarkedDict):
-        raise SongFileError(file, 1, 1, "", f"a song file is a YAML mapping, got {_kind(doc)}")
-    c.keys(
-        doc,
-        (
-            "schema_version",
-            "title",
-            "tempo",
-            "tempo_map",
-            "time_signatures",
-            "length_beats",
-            "tracks",
-            "buses",
-            "master",
-        ),
-        "",
+        raise SongFileError(file, 1, 1, "", f"a song file is a YAML mapping, got {kind_of(doc)}")
+    doc = migrate(doc, c)
+    c.keys(doc, V2_FIELDS, "")
+    session = Session(
+        title=_metadata(c, doc).get("title", ""),
+        key=_key(c, doc),
     )
-    version = c.integer(doc, "schema_version", "schema_version", 1, 1_000_000)
-    if version != SCHEMA_VERSION:
-        raise c.fail(
-            doc,
-            "schema_version",
-            "schema_version",
-            f"this StrumSpace reads schema version {SCHEMA_VERSION}, the file has {version}",
-        )
-    session = Session(title=str(doc.get("title", "")))
     session.tempo_map = _tempo_map(c, doc)
+    session.sections = _sections(c, doc)
     if "length_beats" in doc:
         session.length_beats = c.number(doc, "length_beats", "length_beats", 0.0, 1e6)
     buses = c.sequence(doc, "buses", "buses") if "buses" in doc else MarkedList()
@@ -232,7 +125,56 @@ def parse_song(text: str, file: str = "<song>") -> Session:
     return session
 
 
-def _tempo_map(c: _Checker, doc: MarkedDict) -> TempoMap:
+def _metadata(c: Checker, doc: MarkedDict) -> dict[str, str]:
+    if "metadata" not in doc:
+        return {}
+    m = c.mapping(doc, "metadata", "metadata")
+    c.keys(m, METADATA_FIELDS, "metadata")
+    out = {}
+    for k in m:
+        v = m[k]
+        if not isinstance(v, (str, int, float)) or isinstance(v, bool):
+            raise c.fail(m, k, f"metadata.{k}", f"must be text, got {show(v)}")
+        out[str(k)] = str(v)
+    return out
+
+
+def _key(c: Checker, doc: MarkedDict) -> str:
+    """``key: "Eb major"``: a tonic (A..G with # or b) and a mode; kept as written, checked."""
+    if "key" not in doc:
+        return ""
+    text = c.text(doc, "key", "key")
+    parts = text.split()
+    if len(parts) != 2 or parts[1].lower() not in KEY_MODES:
+        raise c.fail(
+            doc, "key", "key", f"must be a tonic and a mode like 'Eb major' or 'F# minor', got {show(text)}"
+        )
+    tonic = parts[0]
+    if not (tonic[:1].upper() in "ABCDEFG" and tonic[1:] in ("", "#", "b")):
+        raise c.fail(doc, "key", "key", f"tonic must be A..G with an optional # or b, got {show(tonic)}")
+    return f"{tonic[0].upper()}{tonic[1:]} {parts[1].lower()}"
+
+
+def _sections(c: Checker, doc: MarkedDict) -> list[Section]:
+    if "sections" not in doc:
+        return []
+    seq = c.sequence(doc, "sections", "sections")
+    out: list[Section] = []
+    for i, _ in enumerate(seq):
+        w = f"sections[{i}]"
+        e = c.mapping(seq, i, w)
+        c.keys(e, ("name", "beat"), w)
+        name = c.text(e, "name", f"{w}.name")
+        beat = c.number(e, "beat", f"{w}.beat", 0, 1e6)
+        if out and beat <= out[-1].start_beats:
+            raise c.fail(
+                e, "beat", f"{w}.beat", f"must be after the previous section's beat {out[-1].start_beats:g}"
+            )
+        out.append(Section(name, beat))
+    return out
+
+
+def _tempo_map(c: Checker, doc: MarkedDict) -> TempoMap:
     if "tempo" in doc and "tempo_map" in doc:
         raise c.fail(doc, "tempo_map", "tempo_map", "give either tempo or tempo_map, not both")
     points: list[TempoPoint] = []
@@ -250,7 +192,7 @@ def _tempo_map(c: _Checker, doc: MarkedDict) -> TempoMap:
             bpm = c.number(e, "bpm", f"{w}.bpm", 1, 999)
             ramp = e.get("ramp", "step")
             if ramp not in ("step", "linear"):
-                raise c.fail(e, "ramp", f"{w}.ramp", f"must be step or linear, got {_show(ramp)}")
+                raise c.fail(e, "ramp", f"{w}.ramp", f"must be step or linear, got {show(ramp)}")
             if ramp == "linear" and i == len(seq) - 1:
                 raise c.fail(e, "ramp", f"{w}.ramp", "the last point has no next point to ramp to")
             points.append(c.wrap(e, None, w, TempoPoint, beat, bpm, ramp))
@@ -279,7 +221,7 @@ def _tempo_map(c: _Checker, doc: MarkedDict) -> TempoMap:
     return c.wrap(doc, place_of, place_of or "tempo", TempoMap, points, sigs, bpm)
 
 
-def _inserts(c: _Checker, d: MarkedDict, where: str) -> list:
+def _inserts(c: Checker, d: MarkedDict, where: str) -> list:
     if "inserts" not in d:
         return []
     seq = c.sequence(d, "inserts", f"{where}.inserts")
@@ -291,7 +233,7 @@ def _inserts(c: _Checker, d: MarkedDict, where: str) -> list:
     return out
 
 
-def _automation(c: _Checker, d: MarkedDict, where: str) -> dict[str, AutomationLane]:
+def _automation(c: Checker, d: MarkedDict, where: str) -> dict[str, AutomationLane]:
     if "automation" not in d:
         return {}
     lanes = c.mapping(d, "automation", f"{where}.automation")
@@ -312,7 +254,7 @@ def _automation(c: _Checker, d: MarkedDict, where: str) -> dict[str, AutomationL
     return out
 
 
-def _sends(c: _Checker, d: MarkedDict, where: str) -> list[SendSpec]:
+def _sends(c: Checker, d: MarkedDict, where: str) -> list[SendSpec]:
     if "sends" not in d:
         return []
     seq = c.sequence(d, "sends", f"{where}.sends")
@@ -331,15 +273,15 @@ def _sends(c: _Checker, d: MarkedDict, where: str) -> list[SendSpec]:
     return out
 
 
-def _name(c: _Checker, d: MarkedDict, w: str) -> str:
+def _name(c: Checker, d: MarkedDict, w: str) -> str:
     name = c.text(d, "name", f"{w}.name")
     if "/" in name or "." in name:
-        raise c.fail(d, "name", f"{w}.name", f"must not contain '/' or '.', got {_show(name)}")
+        raise c.fail(d, "name", f"{w}.name", f"must not contain '/' or '.', got {show(name)}")
     return name
 
 
 def _check_automation(
-    c: _Checker,
+    c: Checker,
     d: MarkedDict,
     w: str,
     lanes: dict[str, AutomationLane],
@@ -367,7 +309,7 @@ def _check_automation(
                 )
 
 
-def _bus(c: _Checker, seq: MarkedList, i: int) -> BusSpec:
+def _bus(c: Checker, seq: MarkedList, i: int) -> BusSpec:
     w = f"buses[{i}]"
     d = c.mapping(seq, i, w)
     c.keys(d, ("name", "inserts", "volume_db", "pan", "mute", "output", "automation"), w)
@@ -384,7 +326,7 @@ def _bus(c: _Checker, seq: MarkedList, i: int) -> BusSpec:
     return bus
 
 
-def _track(c: _Checker, seq: MarkedList, i: int) -> TrackSpec:
+def _track(c: Checker, seq: MarkedList, i: int) -> TrackSpec:
     w = f"tracks[{i}]"
     d = c.mapping(seq, i, w)
     c.keys(
@@ -413,7 +355,7 @@ def _track(c: _Checker, seq: MarkedList, i: int) -> TrackSpec:
     if "clips" in d:
         cseq = c.sequence(d, "clips", f"{w}.clips")
         for k, _ in enumerate(cseq):
-            clips.append(_clip(c, cseq, k, f"{w}.clips[{k}]"))
+            clips.append(parse_clip(c, cseq, k, f"{w}.clips[{k}]"))
     track = TrackSpec(
         name=name,
         instrument=instrument,
@@ -429,89 +371,3 @@ def _track(c: _Checker, seq: MarkedList, i: int) -> TrackSpec:
     )
     _check_automation(c, d, w, track.automation, track.instrument, track.inserts)
     return track
-
-
-_NOTE_FIELDS = ("pitch", "start", "length", "velocity", "channel")
-
-
-def _clip(c: _Checker, seq: MarkedList, k: int, w: str) -> Clip:
-    d = c.mapping(seq, k, w)
-    c.keys(
-        d,
-        (
-            "name",
-            "start_beats",
-            "length_beats",
-            "offset_beats",
-            "notes",
-            "controls",
-            "pitch_bends",
-            "programs",
-        ),
-        w,
-    )
-    start = c.number(d, "start_beats", f"{w}.start_beats", 0, 1e6)
-    length = c.number(d, "length_beats", f"{w}.length_beats", 1e-6, 1e6) if "length_beats" in d else None
-    offset = c.number(d, "offset_beats", f"{w}.offset_beats", 0, 1e6, 0.0)
-    notes = []
-    if "notes" in d:
-        nseq = c.sequence(d, "notes", f"{w}.notes")
-        for j, item in enumerate(nseq):
-            nw = f"{w}.notes[{j}]"
-            if isinstance(item, list):
-                # compact form: [pitch, start, length, velocity?, channel?]
-                if not 3 <= len(item) <= 5:
-                    raise c.fail(
-                        nseq,
-                        j,
-                        nw,
-                        f"a note is [pitch, start, length, velocity?, channel?], got {len(item)} items",
-                    )
-                e: Any = MarkedDict(zip(_NOTE_FIELDS, item, strict=False))
-                e.mark = place(nseq, j)
-                e.key_marks = {f: item.item_marks[x] for x, f in enumerate(_NOTE_FIELDS[: len(item)])}  # type: ignore[attr-defined]
-            else:
-                e = c.mapping(nseq, j, nw)
-                c.keys(e, _NOTE_FIELDS, nw)
-            if "pitch" not in e:
-                raise c.fail(e, None, f"{nw}.pitch", "is required")
-            pitch = c.wrap(e, "pitch", f"{nw}.pitch", note_number, e["pitch"])
-            ns = c.number(e, "start", f"{nw}.start", 0, 1e6)
-            nl = c.number(e, "length", f"{nw}.length", 1e-6, 1e6)
-            vel = c.integer(e, "velocity", f"{nw}.velocity", 1, 127, 100)
-            ch = c.integer(e, "channel", f"{nw}.channel", 0, 15, 0)
-            notes.append(Note(pitch, ns, nl, vel, ch))
-    controls = [
-        ControlChange(*v) for v in _events(c, d, "controls", w, ("controller", 0, 127), ("value", 0, 127))
-    ]
-    bends = [PitchBend(*v) for v in _events(c, d, "pitch_bends", w, ("value", -8192, 8191))]
-    programs = [ProgramChange(*v) for v in _events(c, d, "programs", w, ("program", 0, 127))]
-    return c.wrap(
-        d,
-        None,
-        w,
-        Clip,
-        start,
-        tuple(notes),
-        tuple(controls),
-        tuple(bends),
-        tuple(programs),
-        length,
-        offset,
-        str(d.get("name", "")),
-    )
-
-
-def _events(c: _Checker, d: MarkedDict, key: str, w: str, *fields: tuple[str, int, int]) -> list[tuple]:
-    if key not in d:
-        return []
-    seq = c.sequence(d, key, f"{w}.{key}")
-    out = []
-    for j, _ in enumerate(seq):
-        ew = f"{w}.{key}[{j}]"
-        e = c.mapping(seq, j, ew)
-        c.keys(e, ("beat", *(f[0] for f in fields), "channel"), ew)
-        beat = c.number(e, "beat", f"{ew}.beat", 0, 1e6)
-        vals = [c.integer(e, name, f"{ew}.{name}", lo, hi) for name, lo, hi in fields]
-        out.append((beat, *vals, c.integer(e, "channel", f"{ew}.channel", 0, 15, 0)))
-    return out
