@@ -117,6 +117,8 @@ def _audio_clip() -> dict[str, Any]:
             "gain_db": _num(-96, 24),
             "fade_in_seconds": seconds,
             "fade_out_seconds": seconds,
+            "fade_shape": {"enum": ["equal_power", "linear"]},
+            "name": {"type": "string"},
         },
         ("file", "start_beats"),
     )

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from engine.audio_clips import AudioClipPlayer
 from engine.errors import SessionError
 from engine.mixer import ChannelStrip
 from engine.params import AutomationLane, Breakpoint
@@ -26,7 +27,7 @@ from presets.devices import build_device
 from presets.errors import SongFileError
 from presets.marked import MarkedDict, MarkedList, load_marked
 from presets.migrations import SCHEMA_VERSION, migrate
-from presets.song_clips import parse_clip
+from presets.song_clips import parse_audio_clips, parse_clip
 
 __all__ = ["KEY_MODES", "METADATA_FIELDS", "SCHEMA_VERSION", "V2_FIELDS", "load_song", "parse_song"]
 
@@ -85,14 +86,25 @@ def parse_song(text: str, file: str = "<song>") -> Session:
     )
     session.tempo_map = _tempo_map(c, doc)
     session.sections = _sections(c, doc)
-    if "length_beats" in doc:
-        session.length_beats = c.number(doc, "length_beats", "length_beats", 0.0, 1e6)
     buses = c.sequence(doc, "buses", "buses") if "buses" in doc else MarkedList()
     for i, _ in enumerate(buses):
         session.buses.append(_bus(c, buses, i))
     tracks = c.sequence(doc, "tracks", "tracks") if "tracks" in doc else MarkedList()
     for i, _ in enumerate(tracks):
         session.tracks.append(_track(c, tracks, i))
+    if "length_beats" in doc:
+        session.length_beats = c.number(doc, "length_beats", "length_beats", 0.0, 1e6)
+    else:
+        audio_end = max(
+            (
+                t.instrument.end_beats(session.tempo_map)
+                for t in session.tracks
+                if isinstance(t.instrument, AudioClipPlayer)
+            ),
+            default=0.0,
+        )
+        if audio_end > session.end_beats():
+            session.length_beats = audio_end  # audio clips end after the last MIDI clip
     if "master" in doc:
         m = c.mapping(doc, "master", "master")
         c.keys(m, ("volume_db", "inserts", "automation"), "master")
@@ -335,6 +347,7 @@ def _track(c: Checker, seq: MarkedList, i: int) -> TrackSpec:
             "name",
             "instrument",
             "clips",
+            "audio_clips",
             "inserts",
             "volume_db",
             "pan",
@@ -347,10 +360,18 @@ def _track(c: Checker, seq: MarkedList, i: int) -> TrackSpec:
         w,
     )
     name = _name(c, d, w)
-    if "instrument" not in d:
-        raise c.fail(d, None, f"{w}.instrument", "is required")
-    c.mapping(d, "instrument", f"{w}.instrument")
-    instrument = c.wrap(d, "instrument", f"{w}.instrument", build_device, d["instrument"], "instrument")
+    if "audio_clips" in d:
+        for key in ("instrument", "clips"):
+            if key in d:
+                raise c.fail(
+                    d, key, f"{w}.{key}", "an audio track (audio_clips) has no instrument or MIDI clips"
+                )
+        instrument: Processor = parse_audio_clips(c, d, w)
+    else:
+        if "instrument" not in d:
+            raise c.fail(d, None, f"{w}.instrument", "is required (or audio_clips for an audio track)")
+        c.mapping(d, "instrument", f"{w}.instrument")
+        instrument = c.wrap(d, "instrument", f"{w}.instrument", build_device, d["instrument"], "instrument")
     clips = []
     if "clips" in d:
         cseq = c.sequence(d, "clips", f"{w}.clips")

@@ -13,7 +13,7 @@ from presets.checker import Checker
 from presets.devices import note_number
 from presets.marked import MarkedDict, MarkedList, place
 
-__all__ = ["parse_clip"]
+__all__ = ["parse_audio_clips", "parse_clip"]
 
 
 _NOTE_FIELDS = ("pitch", "start", "length", "velocity", "channel")
@@ -166,3 +166,64 @@ def _events(c: Checker, d: MarkedDict, key: str, w: str, *fields: tuple[str, int
         vals = [c.integer(e, name, f"{ew}.{name}", lo, hi) for name, lo, hi in fields]
         out.append((beat, *vals, c.integer(e, "channel", f"{ew}.channel", 0, 15, 0)))
     return out
+
+
+_AUDIO_FIELDS = (
+    "file",
+    "name",
+    "start_beats",
+    "offset_seconds",
+    "length_seconds",
+    "gain_db",
+    "fade_in_seconds",
+    "fade_out_seconds",
+    "fade_shape",
+)
+
+
+def parse_audio_clips(c: Checker, d: MarkedDict, w: str) -> Any:
+    """The player of an audio track's ``audio_clips``: each file is found and its header read now, so a
+    missing or broken file is named at its place in the song (the audio is read when the engine prepares)."""
+    from engine.audio_clips import AudioClip, AudioClipPlayer
+    from engine.audiofile import AudioFileError, probe_audio
+
+    seq = c.sequence(d, "audio_clips", f"{w}.audio_clips")
+    clips = []
+    for k, _ in enumerate(seq):
+        aw = f"{w}.audio_clips[{k}]"
+        e = c.mapping(seq, k, aw)
+        c.keys(e, _AUDIO_FIELDS, aw)
+        path = c.base_dir / c.text(e, "file", f"{aw}.file")
+        try:
+            info = probe_audio(path)
+        except AudioFileError as exc:
+            raise c.fail(e, "file", f"{aw}.file", str(exc)) from None
+        offset = c.number(e, "offset_seconds", f"{aw}.offset_seconds", 0, 1e6, 0.0)
+        if offset >= info.duration_seconds:
+            raise c.fail(
+                e, "offset_seconds", f"{aw}.offset_seconds",
+                f"{offset:g} s is past the end of {path} ({info.duration_seconds:.3f} s)",
+            )  # fmt: skip
+        length = (
+            c.number(e, "length_seconds", f"{aw}.length_seconds", 1e-6, 1e6)
+            if "length_seconds" in e
+            else None
+        )
+        fades = {
+            key: c.number(e, key, f"{aw}.{key}", 0, 1e6) if key in e else None
+            for key in ("fade_in_seconds", "fade_out_seconds")
+        }
+        clip = c.wrap(
+            e, None, aw, AudioClip,
+            str(path),
+            c.number(e, "start_beats", f"{aw}.start_beats", 0, 1e6),
+            offset,
+            length,
+            c.number(e, "gain_db", f"{aw}.gain_db", -96, 24, 0.0),
+            fades["fade_in_seconds"],
+            fades["fade_out_seconds"],
+            c.text(e, "fade_shape", f"{aw}.fade_shape", "equal_power"),
+            str(e.get("name", "")),
+        )  # fmt: skip
+        clips.append(clip)
+    return c.wrap(d, "audio_clips", f"{w}.audio_clips", AudioClipPlayer, clips)

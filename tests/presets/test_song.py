@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from presets.errors import SongFileError
 from presets.song import load_song, parse_song
@@ -208,7 +210,10 @@ def test_the_documented_example_loads_and_builds(tmp_path):
     )
     mid.tracks += [mido.MidiTrack(), lead]
     mid.save(tmp_path / "parts" / "lead.mid")
+    (tmp_path / "takes").mkdir()
+    sf.write(tmp_path / "takes" / "vocal.wav", np.full(44100 * 20, 0.1), 44100)
     session = parse_song(block, str(tmp_path / "song.yaml"))
+    assert session.tracks[1].name == "vocal"
     assert [n.pitch for n in session.tracks[0].clips[1].notes] == [72]
     assert session.tempo_map.time_signature_at_bar(8).denominator == 8
     assert session.build(48000, 256).end_sample > 0
