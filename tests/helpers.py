@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.events import EventBuffer
+from engine.params import AutomationLane, Breakpoint
 from engine.processor import AudioPort, BlockContext, EventPort, Processor
 
 
@@ -97,4 +98,34 @@ def run_blocks(plan, total: int, block: int, sample_rate: float = 48000) -> np.n
     return np.concatenate(out, axis=1)
 
 
-__all__ = ["Delay", "EventBuffer", "EventRecorder", "Ramp", "Through", "run_blocks"]
+def run_effect(
+    proc: Processor,
+    x: np.ndarray,
+    rate: float,
+    block: int = 512,
+    bpm: float = 120.0,
+    automation: dict[str, list[tuple]] | None = None,
+    in_place: bool = False,
+    prepare: bool = True,
+) -> np.ndarray:
+    """Prepare an audio effect (unless ``prepare`` is false: after a ``reset()``), give it the automation
+    lanes, points as (beat, value[, curve]) at ``bpm``, and run ``x`` (channels x frames) through it in
+    blocks of ``block`` (last one partial), in place if asked; return the output as float32."""
+    if prepare:
+        proc.prepare(rate, block)
+    for name, points in (automation or {}).items():
+        lane = AutomationLane([Breakpoint(*point) for point in points])
+        proc.param(name).set_automation(lane.compile(lambda beat: beat * 60.0 / bpm * rate))
+    ctx = BlockContext(rate)
+    ctx.tempo_bpm = bpm
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    out = x.copy() if in_place else np.zeros_like(x)
+    for start in range(0, x.shape[1], block):
+        n = min(block, x.shape[1] - start)
+        ctx.set_single_segment(n, start, True)
+        src = out if in_place else x
+        proc.process(ctx, [src[:, start : start + n]], [out[:, start : start + n]], [], [])
+    return out
+
+
+__all__ = ["Delay", "EventBuffer", "EventRecorder", "Ramp", "Through", "run_blocks", "run_effect"]

@@ -20,6 +20,7 @@ from dsp.kernels.delay import (
 )
 from engine.params import AutomationLane, Breakpoint, ControlBlock, Parameter
 from engine.processor import BlockContext, Processor
+from tests.helpers import run_effect
 
 RATES = [44100, 48000, 96000]
 BLOCK_SIZES = [32, 64, 1000, 4096]
@@ -71,34 +72,6 @@ def make(**params: float) -> Delay:
     for name, value in params.items():
         d.param(name).set(value)
     return d
-
-
-def render(
-    proc: Delay,
-    x: np.ndarray,
-    rate: float,
-    block: int = 512,
-    bpm: float = 120.0,
-    automation: dict[str, list[tuple[float, float]]] | None = None,
-    in_place: bool = False,
-    prepare: bool = True,
-) -> np.ndarray:
-    """Prepare ``proc`` and run ``x`` through it in blocks; automation lanes as (beat, value) points."""
-    if prepare:
-        proc.prepare(rate, block)
-    for name, points in (automation or {}).items():
-        lane = AutomationLane([Breakpoint(b, v) for b, v in points])
-        proc.param(name).set_automation(lane.compile(lambda beat: beat * 60.0 / bpm * rate))
-    ctx = BlockContext(rate)
-    ctx.tempo_bpm = bpm
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    out = x.copy() if in_place else np.zeros_like(x)
-    for start in range(0, x.shape[1], block):
-        n = min(block, x.shape[1] - start)
-        ctx.set_single_segment(n, start, True)
-        src = out if in_place else x
-        proc.process(ctx, [src[:, start : start + n]], [out[:, start : start + n]], [], [])
-    return out
 
 
 def impulse(frames: int, channels: int = 2, at: int = 0) -> np.ndarray:
@@ -223,7 +196,7 @@ def test_control_block_rows_are_what_each_parameter_renders_and_still_blocks_ski
 def test_first_echo_lands_exactly_time_ms_later(rate, time_ms, block):
     proc = make(time_ms=time_ms, feedback=0.0, mix=1.0)
     frames = int(time_ms * rate / 1000) + 2000
-    out = render(proc, impulse(frames, at=5), rate, block)
+    out = run_effect(proc, impulse(frames, at=5), rate, block)
     expect = np.zeros(frames, np.float32)
     expect[5 + round(time_ms * rate / 1000)] = 1.0
     np.testing.assert_array_equal(out[0], expect)
@@ -233,7 +206,7 @@ def test_first_echo_lands_exactly_time_ms_later(rate, time_ms, block):
 @pytest.mark.parametrize("rate", RATES)
 def test_a_fractional_echo_time_is_kept_to_the_sample_fraction(rate):
     time_ms = 37.3  # 1644.93 samples at 44.1 kHz: the echo is interpolated around it
-    out = render(make(time_ms=time_ms, feedback=0.0, mix=1.0), impulse(4000), rate)[0].astype(np.float64)
+    out = run_effect(make(time_ms=time_ms, feedback=0.0, mix=1.0), impulse(4000), rate)[0].astype(np.float64)
     n = np.arange(out.shape[0])
     # Catmull-Rom weights sum to 1 and reproduce a ramp, so the echo's centre of mass is the delay itself
     assert np.sum(out) == pytest.approx(1.0, abs=1e-6)
@@ -251,7 +224,7 @@ def test_a_fractional_echo_time_is_kept_to_the_sample_fraction(rate):
 )
 def test_synced_first_echo_lands_at_beats_times_60_over_bpm(bpm, beats, rate, expect):
     proc = make(sync=1, time_beats=beats, time_ms=1000.0, feedback=0.0, mix=1.0)
-    out = render(proc, impulse(expect + 500), rate, 1000, bpm=bpm)
+    out = run_effect(proc, impulse(expect + 500), rate, 1000, bpm=bpm)
     assert np.flatnonzero(out[0]).tolist() == [expect]
     assert out[0, expect] == 1.0
 
@@ -260,7 +233,9 @@ def test_synced_first_echo_lands_at_beats_times_60_over_bpm(bpm, beats, rate, ex
 @pytest.mark.parametrize("rate", RATES)
 def test_echoes_repeat_at_multiples_of_the_time_each_feedback_times_the_last(rate):
     d = round(0.1 * rate)
-    out = render(make(time_ms=100.0, feedback=0.6, damping_hz=20000.0, mix=1.0), impulse(5 * d + 10), rate)
+    out = run_effect(
+        make(time_ms=100.0, feedback=0.6, damping_hz=20000.0, mix=1.0), impulse(5 * d + 10), rate
+    )
     expect = np.zeros(out.shape[1])
     expect[d * np.arange(1, 6)] = 0.6 ** np.arange(5)
     np.testing.assert_allclose(out[0], expect, atol=1e-7)
@@ -268,7 +243,7 @@ def test_echoes_repeat_at_multiples_of_the_time_each_feedback_times_the_last(rat
 
 def test_damping_dulls_each_repeat_by_the_one_pole_response():
     rate, d = 48000, 4800
-    out = render(make(time_ms=100.0, feedback=0.8, damping_hz=2000.0, mix=1.0), impulse(3 * d), rate)[0]
+    out = run_effect(make(time_ms=100.0, feedback=0.8, damping_hz=2000.0, mix=1.0), impulse(3 * d), rate)[0]
     second = out[2 * d : 3 * d].astype(np.float64)  # one trip through the feedback low-pass
     p = np.exp(-2 * np.pi * 2000 / rate)
     w = 2 * np.pi * np.fft.rfftfreq(d, 1 / rate) / rate
@@ -280,7 +255,7 @@ def test_damping_dulls_each_repeat_by_the_one_pole_response():
 @pytest.mark.parametrize("rate", RATES)
 def test_ping_pong_echoes_alternate_left_and_right(rate):
     d = round(0.05 * rate)
-    out = render(
+    out = run_effect(
         make(time_ms=50.0, feedback=0.5, damping_hz=20000.0, mix=1.0, ping_pong=1), impulse(7 * d), rate
     )
     left, right = np.flatnonzero(out[0]).tolist(), np.flatnonzero(out[1]).tolist()
@@ -293,7 +268,7 @@ def test_ping_pong_echoes_alternate_left_and_right(rate):
 def test_mix_crossfades_dry_and_wet():
     rate = 48000
     x = impulse(20000)
-    out = render(make(time_ms=100.0, feedback=0.0, mix=0.25), x, rate)[0]
+    out = run_effect(make(time_ms=100.0, feedback=0.0, mix=0.25), x, rate)[0]
     assert out[0] == pytest.approx(0.75)
     assert out[4800] == pytest.approx(0.25)
 
@@ -302,7 +277,7 @@ def test_a_mono_delay_echoes_its_one_channel():
     proc = Delay(channels=1)
     proc.param("mix").set(1.0)
     proc.param("feedback").set(0.0)
-    out = render(proc, impulse(20000, channels=1), 48000)
+    out = run_effect(proc, impulse(20000, channels=1), 48000)
     assert np.flatnonzero(out[0]).tolist() == [18000]
 
 
@@ -340,10 +315,10 @@ def test_output_does_not_depend_on_the_block_size_with_automation(automate_time)
         auto["time_ms"] = [(0.0, 30.0), (1.0, 90.0), (2.0, 7.0)]
     else:
         auto["time_beats"] = [(0.0, 0.125), (1.0, 1 / 64), (2.0, 0.25)]
-    ref = render(make(**params), x, rate, 32, automation=auto)
+    ref = run_effect(make(**params), x, rate, 32, automation=auto)
     assert np.max(np.abs(ref)) > 0.1
     for block in BLOCK_SIZES[1:]:
-        out = render(make(**params), x, rate, block, automation=auto)
+        out = run_effect(make(**params), x, rate, block, automation=auto)
         assert np.max(np.abs(out - ref)) <= 1e-6, f"block {block}"
 
 
@@ -351,26 +326,26 @@ def test_output_does_not_depend_on_the_block_size_with_automation(automate_time)
 def test_in_place_processing_gives_the_same_output():
     x = noisy_tone(20000, 48000)
     auto = {"time_ms": [(0.0, 20.0), (1.0, 60.0)]}
-    a = render(make(feedback=0.7, ping_pong=1), x, 48000, 500, automation=auto)
-    b = render(make(feedback=0.7, ping_pong=1), x, 48000, 500, automation=auto, in_place=True)
+    a = run_effect(make(feedback=0.7, ping_pong=1), x, 48000, 500, automation=auto)
+    b = run_effect(make(feedback=0.7, ping_pong=1), x, 48000, 500, automation=auto, in_place=True)
     np.testing.assert_array_equal(a, b)
 
 
 def test_reset_gives_identical_output_twice():
     proc = make(time_ms=20.0, feedback=0.8, ping_pong=1)
     x = noisy_tone(20000, 48000)
-    first = render(proc, x, 48000)
+    first = run_effect(proc, x, 48000)
     proc.reset()
-    second = render(proc, x, 48000, prepare=False)
+    second = run_effect(proc, x, 48000, prepare=False)
     np.testing.assert_array_equal(first, second)
 
 
 def test_silence_in_gives_silence_out_and_a_tail_ends_in_true_silence():
     rate = 48000
-    assert np.max(np.abs(render(make(), np.zeros((2, 20000), np.float32), rate))) == 0.0
+    assert np.max(np.abs(run_effect(make(), np.zeros((2, 20000), np.float32), rate))) == 0.0
     x = np.zeros((2, 3 * rate), np.float32)
     x[:, :100] = 1.0
-    out = render(make(time_ms=10.0, feedback=0.5), x, rate)
+    out = run_effect(make(time_ms=10.0, feedback=0.5), x, rate)
     assert np.max(np.abs(out[:, 1000:2000])) > 0.0  # a tail
     assert np.max(np.abs(out[:, rate:])) == 0.0  # 50 repeats at -6 dB each: under the flush floor
 
@@ -386,7 +361,7 @@ def test_no_nan_or_inf_at_parameter_extremes(rate):
                 (p.min_value, p.max_value)[trial % 2] if trial < 2 else rng.uniform(p.min_value, p.max_value)
             )
             p.set(pick)
-        out = render(proc, x, rate)
+        out = run_effect(proc, x, rate)
         assert np.all(np.isfinite(out)), f"trial {trial}"
         assert np.max(np.abs(out)) < 1e3
 
@@ -395,7 +370,7 @@ def test_the_most_feedback_rings_down_to_silence():
     rate = 48000
     x = np.zeros((2, 10 * rate), np.float32)
     x[:, :1000] = np.random.default_rng(6).standard_normal((2, 1000))
-    out = render(make(time_ms=1.0, feedback=0.99, damping_hz=20000.0, mix=1.0), x, rate)
+    out = run_effect(make(time_ms=1.0, feedback=0.99, damping_hz=20000.0, mix=1.0), x, rate)
     peaks = np.abs(out).reshape(2, 10, rate).max(axis=(0, 2))
     assert peaks[0] < 100.0  # a comb's resonance can build 1 / (1 - 0.99) at most
     assert np.all(np.diff(peaks) <= 0)

@@ -35,8 +35,8 @@ from dsp.kernels.modulation import (
     phaser_coefficient,
 )
 from dsp.modulation import Chorus, Flanger, Phaser
-from engine.params import AutomationLane, Breakpoint
-from engine.processor import BlockContext, Processor
+from engine.processor import Processor
+from tests.helpers import run_effect
 
 RATES = [44100, 48000, 96000]
 BLOCK_SIZES = [32, 64, 1000, 4096]
@@ -112,35 +112,6 @@ def make(cls: type[Processor], **params: float) -> Processor:
     for name, value in params.items():
         proc.param(name).set(value)
     return proc
-
-
-def render(
-    proc: Processor,
-    x: np.ndarray,
-    rate: float,
-    block: int = 512,
-    bpm: float = 120.0,
-    automation: dict[str, list[tuple]] | None = None,
-    in_place: bool = False,
-    prepare: bool = True,
-) -> np.ndarray:
-    """Prepare ``proc`` and run ``x`` through it in blocks; automation lanes as (beat, value[, curve])
-    points."""
-    if prepare:
-        proc.prepare(rate, block)
-    for name, points in (automation or {}).items():
-        lane = AutomationLane([Breakpoint(*point) for point in points])
-        proc.param(name).set_automation(lane.compile(lambda beat: beat * 60.0 / bpm * rate))
-    ctx = BlockContext(rate)
-    ctx.tempo_bpm = bpm
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    out = x.copy() if in_place else np.zeros_like(x)
-    for start in range(0, x.shape[1], block):
-        n = min(block, x.shape[1] - start)
-        ctx.set_single_segment(n, start, True)
-        src = out if in_place else x
-        proc.process(ctx, [src[:, start : start + n]], [out[:, start : start + n]], [], [])
-    return out
 
 
 def impulse(frames: int) -> np.ndarray:
@@ -247,7 +218,7 @@ def test_a_phaser_stage_turns_the_phase_by_90_degrees_at_its_break_frequency(rat
 def test_flanger_notches_at_a_frozen_lfo_sit_at_odd_multiples_of_half_the_inverse_delay(rate):
     delay_ms = 1.2345  # a fractional delay at every rate
     proc = make(Flanger, delay_ms=delay_ms, depth_ms=0.0, feedback=0.0, mix=0.5)
-    f, h = response(render(proc, impulse(4096), rate)[0], rate)
+    f, h = response(run_effect(proc, impulse(4096), rate)[0], rate)
     d = delay_ms * 1e-3
     for k in range(5):  # the notches up to about 3.6 kHz
         notch = (2 * k + 1) / (2 * d)
@@ -264,7 +235,7 @@ def test_flanger_notches_at_a_frozen_lfo_sit_at_odd_multiples_of_half_the_invers
 def test_flanger_with_feedback_is_the_feedback_comb_closed_form(fb):
     rate = 48000
     proc = make(Flanger, delay_ms=1.0, depth_ms=0.0, feedback=fb, mix=0.4)  # 48 samples exactly
-    f, h = response(render(proc, impulse(8192), rate)[0], rate, 8192)
+    f, h = response(run_effect(proc, impulse(8192), rate)[0], rate, 8192)
     zd = np.exp(-2j * np.pi * f / rate * 48)
     want = 0.6 + 0.4 * zd / (1 - fb * zd)
     np.testing.assert_allclose(h, want, atol=1e-6)
@@ -275,7 +246,7 @@ def test_flanger_sweeps_its_delay_from_delay_ms_to_delay_ms_plus_depth():
     proc = make(Flanger, delay_ms=2.0, depth_ms=3.0, feedback=0.0, mix=1.0, rate_hz=1.0, lfo_shape=0)
     x = np.zeros((2, rate), np.float32)
     x[:, ::1200] = 1.0  # clicks 25 ms apart: each comes back after the delay of its moment
-    out = render(proc, x, rate)[0].astype(np.float64)
+    out = run_effect(proc, x, rate)[0].astype(np.float64)
     for t in range(0, rate - 1200, 1200):
         seg = out[t : t + 1200]
         centre = np.sum(np.arange(1200) * seg) / np.sum(seg)
@@ -288,7 +259,7 @@ def test_flanger_sweeps_its_delay_from_delay_ms_to_delay_ms_plus_depth():
 @pytest.mark.parametrize("stages", [4, 7, 12])
 def test_phaser_wet_without_feedback_is_an_all_pass_of_unit_magnitude(rate, stages):
     proc = make(Phaser, depth_octaves=0.0, center_hz=1200.0, feedback=0.0, mix=1.0, stages=stages)
-    _, h = response(render(proc, impulse(16384), rate)[0], rate)
+    _, h = response(run_effect(proc, impulse(16384), rate)[0], rate)
     np.testing.assert_allclose(np.abs(h), 1.0, atol=1e-6)
 
 
@@ -297,7 +268,7 @@ def test_phaser_wet_without_feedback_is_an_all_pass_of_unit_magnitude(rate, stag
 def test_phaser_notches_at_a_frozen_lfo_match_the_all_pass_phase_formula(rate, stages):
     center = 900.0
     proc = make(Phaser, depth_octaves=0.0, center_hz=center, feedback=0.0, mix=0.5, stages=stages)
-    f, h = response(render(proc, impulse(16384), rate)[0], rate, 1 << 19)
+    f, h = response(run_effect(proc, impulse(16384), rate)[0], rate, 1 << 19)
     t = math.tan(math.pi * center / rate)
     # each stage turns the phase by 2 atan(tan(w / 2) / t); the chain cancels the dry where that is an odd
     # multiple of pi / stages
@@ -312,7 +283,7 @@ def test_phaser_notches_at_a_frozen_lfo_match_the_all_pass_phase_formula(rate, s
 def test_phaser_with_feedback_is_the_all_pass_loop_closed_form():
     rate, fb, stages = 48000, 0.6, 6
     proc = make(Phaser, depth_octaves=0.0, center_hz=500.0, feedback=fb, mix=0.7, stages=stages)
-    f, h = response(render(proc, impulse(16384), rate)[0], rate, 16384)
+    f, h = response(run_effect(proc, impulse(16384), rate)[0], rate, 16384)
     a = phaser_coefficient(500.0, rate)
     _, ap = signal.freqz([a, 1.0], [1.0, a], worN=f, fs=rate)
     chain = ap**stages
@@ -325,10 +296,10 @@ def test_phaser_stage_changes_clear_the_stages_they_drop():
     x = noisy_tone(6000, rate)
     # 12 stages, 4 from 1200 samples on, 12 again from 2400
     auto = {"stages": [(0.0, 12.0, "hold"), (0.05, 4.0, "hold"), (0.1, 12.0, "hold")]}
-    out = render(make(Phaser, feedback=0.0), x, rate, 300, automation=auto)
+    out = run_effect(make(Phaser, feedback=0.0), x, rate, 300, automation=auto)
     # from 2400 on, the re-engaged stages start from rest: the same as a phaser that had 4 stages until then
     auto_ref = {"stages": [(0.0, 4.0, "hold"), (0.1, 12.0, "hold")]}
-    ref = render(make(Phaser, feedback=0.0), x, rate, 300, automation=auto_ref)
+    ref = run_effect(make(Phaser, feedback=0.0), x, rate, 300, automation=auto_ref)
     assert np.max(np.abs(out[:, :1200] - ref[:, :1200])) > 1e-2  # 12 stages are not 4
     np.testing.assert_allclose(out[:, 2400:], ref[:, 2400:], atol=1e-6)
 
@@ -347,7 +318,7 @@ def test_chorus_spectrum_is_the_input_with_bessel_sidebands_at_the_lfo_rate(rate
     proc = make(Chorus, rate_hz=fr, depth_ms=depth_ms, delay_ms=10.0, mix=1.0)
     t = np.arange(2 * rate) / rate
     x = np.tile(np.sin(2 * np.pi * f0 * t).astype(np.float32), (2, 1))
-    out = render(proc, x, rate)
+    out = run_effect(proc, x, rate)
     beta = 2 * np.pi * f0 * depth_ms * 1e-3  # a delay swept +- A seconds is phase modulation of 2 pi f0 A
     want = abs(special.jv(1, beta) / special.jv(0, beta))
     for c in range(2):
@@ -364,7 +335,7 @@ def test_synced_chorus_modulates_at_one_cycle_per_rate_beats():
     proc = make(Chorus, sync=1, rate_beats=1.0, rate_hz=7.0, depth_ms=0.1, mix=1.0)  # a cycle a beat: 2 Hz
     t = np.arange(2 * rate) / rate
     x = np.tile(np.sin(2 * np.pi * f0 * t).astype(np.float32), (2, 1))
-    out = render(proc, x, rate, bpm=120.0)
+    out = run_effect(proc, x, rate, bpm=120.0)
     spec = np.abs(np.fft.rfft(out[0, rate:].astype(np.float64)))
     assert spec[f0 + 2] > 0.2 * spec[f0]
     assert spec[f0 + 7] < 1e-3 * spec[f0]
@@ -374,9 +345,9 @@ def test_synced_chorus_modulates_at_one_cycle_per_rate_beats():
 def test_stereo_phase_offset_decides_whether_the_sides_differ(cls):
     rate = 48000
     x = np.tile(noisy_tone(20000, rate)[:1], (2, 1))
-    same = render(make(cls, stereo_phase_deg=0.0, rate_hz=3.0), x, rate)
+    same = run_effect(make(cls, stereo_phase_deg=0.0, rate_hz=3.0), x, rate)
     np.testing.assert_array_equal(same[0], same[1])
-    wide = render(make(cls, stereo_phase_deg=90.0, rate_hz=3.0), x, rate)
+    wide = run_effect(make(cls, stereo_phase_deg=90.0, rate_hz=3.0), x, rate)
     assert np.max(np.abs(wide[0] - wide[1])) > 0.05
 
 
@@ -410,34 +381,34 @@ def test_output_does_not_depend_on_the_block_size_with_automation(cls):
     rate = 48000
     x = noisy_tone(30000, rate)
     auto = SHARED_AUTOMATION | AUTOMATION[cls]
-    ref = render(cls(), x, rate, 32, automation=auto)
+    ref = run_effect(cls(), x, rate, 32, automation=auto)
     for block in BLOCK_SIZES[1:]:
-        out = render(cls(), x, rate, block, automation=auto)
+        out = run_effect(cls(), x, rate, block, automation=auto)
         assert np.max(np.abs(out - ref)) <= 1e-6, f"block {block}"
 
 
 @pytest.mark.parametrize("cls", PROCESSORS)
 def test_in_place_processing_gives_the_same_output(cls):
     x = noisy_tone(10000, 48000)
-    np.testing.assert_array_equal(render(cls(), x, 48000), render(cls(), x, 48000, in_place=True))
+    np.testing.assert_array_equal(run_effect(cls(), x, 48000), run_effect(cls(), x, 48000, in_place=True))
 
 
 @pytest.mark.parametrize("cls", PROCESSORS)
 def test_reset_gives_identical_output_twice(cls):
     proc = cls()
     x = noisy_tone(20000, 48000)
-    first = render(proc, x, 48000)
+    first = run_effect(proc, x, 48000)
     proc.reset()
-    np.testing.assert_array_equal(first, render(proc, x, 48000, prepare=False))
+    np.testing.assert_array_equal(first, run_effect(proc, x, 48000, prepare=False))
 
 
 @pytest.mark.parametrize("cls", PROCESSORS)
 def test_silence_in_gives_silence_out_and_a_tail_ends_in_true_silence(cls):
     rate = 48000
-    assert np.max(np.abs(render(cls(), np.zeros((2, 10000), np.float32), rate))) == 0.0
+    assert np.max(np.abs(run_effect(cls(), np.zeros((2, 10000), np.float32), rate))) == 0.0
     x = np.zeros((2, 4 * rate), np.float32)
     x[:, :2000] = np.random.default_rng(8).standard_normal((2, 2000))
-    out = render(make(cls, feedback=0.95) if cls is not Chorus else cls(), x, rate)
+    out = run_effect(make(cls, feedback=0.95) if cls is not Chorus else cls(), x, rate)
     assert np.max(np.abs(out[:, 2000:2200])) > 0.0
     assert np.max(np.abs(out[:, 3 * rate :])) == 0.0  # the most feedback rings for under 2 s
 
@@ -454,7 +425,7 @@ def test_no_nan_or_inf_at_parameter_extremes(cls, rate):
                 (p.min_value, p.max_value)[trial % 2] if trial < 2 else rng.uniform(p.min_value, p.max_value)
             )
             p.set(pick)
-        out = render(proc, x, rate)
+        out = run_effect(proc, x, rate)
         assert np.all(np.isfinite(out)), f"trial {trial}"
         assert np.max(np.abs(out)) < 1e3
 
@@ -475,7 +446,7 @@ def test_out_of_range_values_are_refused_with_the_range(cls):
 def test_a_mono_effect_processes_its_one_channel(cls):
     proc = cls(channels=1)
     x = noisy_tone(5000, 48000)[:1]
-    out = render(proc, x, 48000)
+    out = run_effect(proc, x, 48000)
     assert out.shape == (1, 5000)
     assert np.all(np.isfinite(out)) and np.max(np.abs(out)) > 0.1
     with pytest.raises(ValueError, match="channels must be 1 or 2"):

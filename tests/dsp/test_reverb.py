@@ -35,11 +35,11 @@ from dsp.kernels.reverb import (
     new_network,
 )
 from dsp.reverb import Reverb
-from engine.params import AutomationLane, Breakpoint
-from engine.processor import BlockContext
+from tests.helpers import run_effect
 
 RATES = [44100, 48000, 96000]
 BLOCK_SIZES = [32, 64, 1000, 4096]
+BLOCK = 4096  # unless a test names its own block size
 
 
 # -- slow references ------------------------------------------------------------------------------------
@@ -101,32 +101,6 @@ def make(**params: float) -> Reverb:
     return proc
 
 
-def render(
-    proc: Reverb,
-    x: np.ndarray,
-    rate: float,
-    block: int = 4096,
-    automation: dict[str, list[tuple[float, float]]] | None = None,
-    in_place: bool = False,
-    prepare: bool = True,
-) -> np.ndarray:
-    """Prepare ``proc`` and run ``x`` through it in blocks; automation lanes as (beat, value) at 120 bpm."""
-    if prepare:
-        proc.prepare(rate, block)
-    for name, points in (automation or {}).items():
-        lane = AutomationLane([Breakpoint(b, v) for b, v in points])
-        proc.param(name).set_automation(lane.compile(lambda beat: beat * 0.5 * rate))
-    ctx = BlockContext(rate)
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    out = x.copy() if in_place else np.zeros_like(x)
-    for start in range(0, x.shape[1], block):
-        n = min(block, x.shape[1] - start)
-        ctx.set_single_segment(n, start, True)
-        src = out if in_place else x
-        proc.process(ctx, [src[:, start : start + n]], [out[:, start : start + n]], [], [])
-    return out
-
-
 def impulse_response(rate: float, seconds: float, channels: int = 2, **params: float) -> np.ndarray:
     """The wet response to a unit impulse on every input channel."""
     x = np.zeros((channels, int(seconds * rate)), np.float32)
@@ -134,7 +108,7 @@ def impulse_response(rate: float, seconds: float, channels: int = 2, **params: f
     proc = Reverb(channels)
     for name, value in {"mix": 1.0, "predelay_ms": 0.0, **params}.items():
         proc.param(name).set(value)
-    return render(proc, x, rate)
+    return run_effect(proc, x, rate, BLOCK)
 
 
 def noisy_tone(frames: int, rate: float, seed: int = 7) -> np.ndarray:
@@ -236,7 +210,8 @@ def test_the_longest_decay_is_stable_and_falls_60_db_in_decay_s():
     rate = 48000
     x = np.zeros((2, 12 * rate), np.float32)
     x[:, :rate] = np.random.default_rng(3).standard_normal((2, rate))
-    out = render(make(decay_s=30.0, damping_hz=20000.0, mix=1.0, size=1.0), x, rate).astype(np.float64)
+    proc = make(decay_s=30.0, damping_hz=20000.0, mix=1.0, size=1.0)
+    out = run_effect(proc, x, rate, BLOCK).astype(np.float64)
     levels = 10 * np.log10(np.mean(out.reshape(2, 12, rate) ** 2, axis=(0, 2)))
     falls = np.diff(levels[2:])
     assert np.all(falls < 0)
@@ -245,10 +220,10 @@ def test_the_longest_decay_is_stable_and_falls_60_db_in_decay_s():
 
 @pytest.mark.parametrize("rate", RATES)
 def test_silence_in_gives_a_decaying_tail_then_true_silence(rate):
-    assert np.max(np.abs(render(make(), np.zeros((2, rate), np.float32), rate))) == 0.0
+    assert np.max(np.abs(run_effect(make(), np.zeros((2, rate), np.float32), rate, BLOCK))) == 0.0
     x = np.zeros((2, 4 * rate), np.float32)
     x[:, :1000] = np.random.default_rng(4).standard_normal((2, 1000))
-    out = render(make(decay_s=0.3, mix=1.0), x, rate)
+    out = run_effect(make(decay_s=0.3, mix=1.0), x, rate, BLOCK)
     assert np.max(np.abs(out[:, rate // 5 : rate // 2])) > 1e-4  # a tail
     assert np.max(np.abs(out[:, 3 * rate :])) == 0.0  # 300 dB down after 1.5 s, flushed to zero
 
@@ -294,7 +269,7 @@ def test_size_changes_the_character_not_the_loudness():
 def test_a_size_change_glides_the_lines_to_the_new_primes():
     rate = 48000
     proc = make(size=0.2)
-    render(proc, noisy_tone(2 * rate, rate), rate, automation={"size": [(0.0, 0.2), (0.5, 0.9)]})
+    run_effect(proc, noisy_tone(2 * rate, rate), rate, BLOCK, automation={"size": [(0.0, 0.2), (0.5, 0.9)]})
     table = line_lengths(rate)
     np.testing.assert_array_equal(proc.line_lengths, table[round(0.9 * SIZE_STEPS)])
 
@@ -320,25 +295,25 @@ AUTOMATION = {
 def test_output_does_not_depend_on_the_block_size_with_automation():
     rate = 48000
     x = noisy_tone(60000, rate)
-    ref = render(Reverb(), x, rate, 32, automation=AUTOMATION)
+    ref = run_effect(Reverb(), x, rate, 32, automation=AUTOMATION)
     for block in BLOCK_SIZES[1:]:
-        out = render(Reverb(), x, rate, block, automation=AUTOMATION)
+        out = run_effect(Reverb(), x, rate, block, automation=AUTOMATION)
         assert np.max(np.abs(out - ref)) <= 1e-6, f"block {block}"
 
 
 def test_in_place_processing_gives_the_same_output():
     x = noisy_tone(20000, 48000)
     np.testing.assert_array_equal(
-        render(Reverb(), x, 48000, 500), render(Reverb(), x, 48000, 500, in_place=True)
+        run_effect(Reverb(), x, 48000, 500), run_effect(Reverb(), x, 48000, 500, in_place=True)
     )
 
 
 def test_reset_gives_identical_output_twice():
     proc = Reverb()
     x = noisy_tone(30000, 48000)
-    first = render(proc, x, 48000)
+    first = run_effect(proc, x, 48000, BLOCK)
     proc.reset()
-    np.testing.assert_array_equal(first, render(proc, x, 48000, prepare=False))
+    np.testing.assert_array_equal(first, run_effect(proc, x, 48000, BLOCK, prepare=False))
 
 
 @pytest.mark.parametrize("rate", RATES)
@@ -352,7 +327,7 @@ def test_no_nan_or_inf_at_parameter_extremes(rate):
                 (p.min_value, p.max_value)[trial % 2] if trial < 2 else rng.uniform(p.min_value, p.max_value)
             )
             p.set(pick)
-        out = render(proc, x, rate, 512)
+        out = run_effect(proc, x, rate, 512)
         assert np.all(np.isfinite(out)), f"trial {trial}"
         assert np.max(np.abs(out)) < 1e3
 
