@@ -19,14 +19,15 @@ def _synth(options: Mapping[str, Any]) -> Processor:
 
     preset = options.get("preset")
     if preset is not None:
-        from instruments.synth_presets import load_synth_preset, synth_preset_names
+        from instruments.synth_presets import load_synth_preset_file
+        from presets.library import find_preset
 
-        names = synth_preset_names()
-        if not isinstance(preset, str) or preset not in names:
-            raise ValueError(f"unknown synth preset {preset!r:.40} (factory presets: {', '.join(names)})")
+        if not isinstance(preset, str):
+            raise ValueError(f"a synth preset is named by text, got {preset!r:.40}")
+        path = find_preset("synth", preset)  # the user's preset of that name, else the factory one
         if "max_voices" in options:
             raise ValueError("give max_voices in the preset or here, not both")
-        return load_synth_preset(preset)
+        return load_synth_preset_file(path)
     voices = options.get("max_voices", 32)
     if not isinstance(voices, int) or isinstance(voices, bool) or not 1 <= voices <= 256:
         raise ValueError(f"max_voices must be an integer in 1..256, got {voices!r}")

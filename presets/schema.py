@@ -128,12 +128,14 @@ def song_json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a song file of the current schema version."""
     instruments = [_device(name, f, opts) for name, (f, opts) in sorted(INSTRUMENTS.items())]
     effects = [_device(name, f, opts) for name, (f, opts) in sorted(EFFECTS.items())]
-    inserts = {"type": "array", "items": {"$ref": "#/$defs/effect"}}
+    chain = _obj({"chain": {"type": "string", "minLength": 1}}, ("chain",))  # an effect-chain preset
+    inserts = {"type": "array", "items": {"oneOf": [{"$ref": "#/$defs/effect"}, chain]}}
     mixer = {"volume_db": _num(-96, 12), "pan": _num(-1, 1), "mute": {"type": "boolean"}}
     send = _obj({"bus": NAME, "level_db": _num(-96, 12), "pre_fader": {"type": "boolean"}}, ("bus",))
     track = _obj(
         {
             "name": NAME,
+            "template": {"type": "string", "minLength": 1},
             "instrument": {"$ref": "#/$defs/instrument"},
             "clips": {"type": "array", "items": {"$ref": "#/$defs/clip"}},
             "audio_clips": {"type": "array", "items": {"$ref": "#/$defs/audio_clip"}},

@@ -241,8 +241,20 @@ def _inserts(c: Checker, d: MarkedDict, where: str) -> list:
     for i, entry in enumerate(seq):
         w = f"{where}.inserts[{i}]"
         c.mapping(seq, i, w)
+        if "chain" in entry:
+            # a chain preset: its effects take this place in order (automation counts them as fxK too)
+            c.keys(entry, ("chain",), w)
+            name = c.text(entry, "chain", f"{w}.chain")
+            out += c.wrap(entry, "chain", f"{w}.chain", _chain_preset, name)
+            continue
         out.append(c.wrap(seq, i, w, build_device, entry, "effect"))
     return out
+
+
+def _chain_preset(name: str) -> list[Processor]:
+    from presets.library import build_chain, find_preset, load_preset_data
+
+    return build_chain(load_preset_data("chain", name), str(find_preset("chain", name)))
 
 
 def _automation(c: Checker, d: MarkedDict, where: str) -> dict[str, AutomationLane]:
@@ -338,6 +350,40 @@ def _bus(c: Checker, seq: MarkedList, i: int) -> BusSpec:
     return bus
 
 
+def _with_template(c: Checker, d: MarkedDict, w: str) -> MarkedDict:
+    """The track's fields over those of its template (a track preset): instrument, inserts, volume, pan."""
+    from presets.library import load_preset_data
+
+    name = c.text(d, "template", f"{w}.template")
+    data = c.wrap(d, "template", f"{w}.template", load_preset_data, "track", name)
+    out = MarkedDict(d)
+    out.mark = d.mark
+    out.key_marks = dict(d.key_marks)
+    out.name_marks = dict(d.name_marks)
+    for key in ("instrument", "inserts", "volume_db", "pan"):
+        if key in data and key not in d:
+            # values from the template: an error in them points at the template field of the track
+            out[key] = _marked(data[key], d.key_marks["template"])
+            out.key_marks[key] = out.name_marks[key] = d.key_marks["template"]
+    return out
+
+
+def _marked(value: Any, mark: tuple[int, int]) -> Any:
+    """Plain YAML data as marked values, every mark set to ``mark``."""
+    if isinstance(value, dict):
+        m = MarkedDict({k: _marked(v, mark) for k, v in value.items()})
+        m.mark = mark
+        m.key_marks = dict.fromkeys(value, mark)
+        m.name_marks = dict.fromkeys(value, mark)
+        return m
+    if isinstance(value, list):
+        lst = MarkedList(_marked(v, mark) for v in value)
+        lst.mark = mark
+        lst.item_marks = [mark] * len(value)
+        return lst
+    return value
+
+
 def _track(c: Checker, seq: MarkedList, i: int) -> TrackSpec:
     w = f"tracks[{i}]"
     d = c.mapping(seq, i, w)
@@ -345,6 +391,7 @@ def _track(c: Checker, seq: MarkedList, i: int) -> TrackSpec:
         d,
         (
             "name",
+            "template",
             "instrument",
             "clips",
             "audio_clips",
@@ -360,6 +407,8 @@ def _track(c: Checker, seq: MarkedList, i: int) -> TrackSpec:
         w,
     )
     name = _name(c, d, w)
+    if "template" in d:
+        d = _with_template(c, d, w)
     if "audio_clips" in d:
         for key in ("instrument", "clips"):
             if key in d:

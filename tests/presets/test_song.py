@@ -236,4 +236,4 @@ def test_a_track_can_start_from_a_factory_synth_preset_and_override_it():
     assert synth.param("unison_voices").value == 4  # from the pad preset
     assert synth.param("cutoff_hz").value == 3000  # overridden here
     e = bad(GOOD.replace("{type: synth, params: {cutoff_hz: 3000}}", "{type: synth, preset: kazoo}"))
-    assert e.line == 6 and "unknown synth preset 'kazoo'" in str(e) and "pad" in str(e)
+    assert e.line == 6 and "no synth preset 'kazoo'" in str(e) and "pad" in str(e)
