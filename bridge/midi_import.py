@@ -4,23 +4,39 @@
 :class:`engine.session.Session` that plays every channel on an instrument made by ``make_instrument``
 (the built-in synth by default). Notes pair note-ons with note-offs first-in first-out per pitch and
 channel; a note left open closes at its track's end.
+
+:func:`song_document_from_midi` reads the same tracks into a song document (plain dicts and lists, the
+song-file format of :mod:`presets.song`); write it with :func:`presets.song_yaml.dump_song_yaml`.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from bridge.errors import MidiFileError
-from bridge.midifile import MidiFileData, read_midi_file
+from bridge.midi_export import key_name
+from bridge.midifile import MidiFileData, parse_midi_bytes, read_midi_file
 from engine.events import CONTROL_CHANGE, NOTE_OFF, NOTE_ON, PITCH_BEND, PROGRAM_CHANGE
 from engine.processor import Processor
 from engine.sequencer import Clip, ControlChange, Note, PitchBend, ProgramChange
 from engine.session import Session, TrackSpec
 from engine.tempo import TempoMap, TempoPoint, TimeSignature
 
-__all__ = ["session_from_midi", "session_from_midi_data", "tempo_map_from_midi"]
+__all__ = [
+    "DRUM_INSTRUMENT",
+    "GM_FAMILY_PRESETS",
+    "session_from_midi",
+    "session_from_midi_data",
+    "song_document_from_midi",
+    "song_header",
+    "synth_preset_for_program",
+    "tempo_map_from_midi",
+]
 
 DRUM_CHANNEL = 9  # channel 10 as musicians count
 
@@ -72,66 +88,90 @@ def tempo_map_from_midi(data: MidiFileData) -> TempoMap:
     return TempoMap(points, sigs)
 
 
-def session_from_midi_data(
-    data: MidiFileData, make_instrument: Callable[[int], Processor] = _default_instrument
-) -> Session:
-    session = Session(tempo_map=tempo_map_from_midi(data), title=os.path.basename(data.path))
-    end_beat = data.tick_to_beat(data.end_tick)
+@dataclass
+class _Part:
+    """What one (file track, channel) plays, in ticks; ``name`` is unique among the parts of a file."""
+
+    name: str
+    channel: int
+    notes: list[tuple[int, int, int, int]]  # pitch, start tick, end tick, velocity; in start order
+    controls: list[tuple[int, int, int]]  # tick, controller, value
+    bends: list[tuple[int, int]]  # tick, value -8192..8191
+    programs: list[tuple[int, int]]  # tick, program
+
+
+def _parts(data: MidiFileData) -> list[_Part]:
+    """One part per (file track, channel) that has notes; note-ons pair with note-offs first in, first out
+    per pitch and channel, and a note left open closes at its track's end (or the file's, if later)."""
+    parts: list[_Part] = []
     used_names: set[str] = set()
     for track in data.tracks:
-        by_channel: dict[int, dict[str, list]] = {}
+        by_channel: dict[int, _Part] = {}
         open_notes: dict[tuple[int, int], list[tuple[int, int]]] = {}
         for ev in track.events:
             ch = ev.status & 0x0F
             kind = ev.status & 0xF0
-            parts = by_channel.setdefault(ch, {"notes": [], "cc": [], "bend": [], "prog": []})
-            beat = data.tick_to_beat(ev.tick)
+            part = by_channel.setdefault(ch, _Part("", ch, [], [], [], []))
             if kind == NOTE_ON:
                 open_notes.setdefault((ch, ev.data1), []).append((ev.tick, ev.data2))
             elif kind == NOTE_OFF:
                 stack = open_notes.get((ch, ev.data1))
                 if stack:
                     start, vel = stack.pop(0)
-                    _add_note(parts["notes"], data, ev.data1, start, ev.tick, vel, ch)
+                    _add_note(part.notes, ev.data1, start, ev.tick, vel)
             elif kind == CONTROL_CHANGE:
-                parts["cc"].append(ControlChange(beat, ev.data1, ev.data2, ch))
+                part.controls.append((ev.tick, ev.data1, ev.data2))
             elif kind == PITCH_BEND:
-                parts["bend"].append(PitchBend(beat, (ev.data1 | (ev.data2 << 7)) - 8192, ch))
+                part.bends.append((ev.tick, (ev.data1 | (ev.data2 << 7)) - 8192))
             elif kind == PROGRAM_CHANGE:
-                parts["prog"].append(ProgramChange(beat, ev.data1, ch))
+                part.programs.append((ev.tick, ev.data1))
         track_end = max((e.tick for e in track.events), default=0)
         for (ch, pitch), stack in open_notes.items():
             for start, vel in stack:
-                _add_note(by_channel[ch]["notes"], data, pitch, start, max(track_end, data.end_tick), vel, ch)
+                _add_note(by_channel[ch].notes, pitch, start, max(track_end, data.end_tick), vel)
         for ch in sorted(by_channel):
-            parts = by_channel[ch]
-            if not parts["notes"]:
+            part = by_channel[ch]
+            if not part.notes:
                 continue
             base = _safe_name(track.name) or f"track{track.index + 1}"
             name = base if len(by_channel) == 1 else f"{base}-ch{ch + 1}"
             while name in used_names or name == "master":
                 name += "_"
             used_names.add(name)
-            parts["notes"].sort(key=lambda n: (n.start_beats, n.pitch))
-            clip = Clip(
-                0.0,
-                tuple(parts["notes"]),
-                tuple(parts["cc"]),
-                tuple(parts["bend"]),
-                tuple(parts["prog"]),
-                length_beats=max(end_beat, max(n.start_beats + n.length_beats for n in parts["notes"])),
-                name=name,
-            )
-            session.tracks.append(
-                TrackSpec(name=name, instrument=make_instrument(ch), clips=[clip], volume_db=-6.0)
-            )
+            part.name = name
+            part.notes.sort(key=lambda n: (n[1], n[0]))  # stable: same-pitch notes keep their pairing order
+            parts.append(part)
+    return parts
+
+
+def session_from_midi_data(
+    data: MidiFileData, make_instrument: Callable[[int], Processor] = _default_instrument
+) -> Session:
+    session = Session(tempo_map=tempo_map_from_midi(data), title=os.path.basename(data.path))
+    end_beat = data.tick_to_beat(data.end_tick)
+    beat = data.tick_to_beat
+    for part in _parts(data):
+        ch = part.channel
+        notes = [Note(p, beat(start), beat(end - start), vel, ch) for p, start, end, vel in part.notes]
+        clip = Clip(
+            0.0,
+            tuple(notes),
+            tuple(ControlChange(beat(t), c, v, ch) for t, c, v in part.controls),
+            tuple(PitchBend(beat(t), v, ch) for t, v in part.bends),
+            tuple(ProgramChange(beat(t), p, ch) for t, p in part.programs),
+            length_beats=max(end_beat, max(n.start_beats + n.length_beats for n in notes)),
+            name=part.name,
+        )
+        session.tracks.append(
+            TrackSpec(name=part.name, instrument=make_instrument(ch), clips=[clip], volume_db=-6.0)
+        )
     return session
 
 
-def _add_note(notes: list, data: MidiFileData, pitch: int, start: int, end: int, vel: int, ch: int) -> None:
+def _add_note(notes: list[tuple[int, int, int, int]], pitch: int, start: int, end: int, vel: int) -> None:
     if end <= start or vel == 0:
         return  # zero-length notes make no sound
-    notes.append(Note(pitch, data.tick_to_beat(start), data.tick_to_beat(end - start), vel, ch))
+    notes.append((pitch, start, end, vel))
 
 
 def _safe_name(name: str) -> str:
@@ -141,3 +181,184 @@ def _safe_name(name: str) -> str:
 def session_from_midi(path: str | os.PathLike[str]) -> Session:
     """Read a .mid file (MidiFileError names the place of any problem) and build its session."""
     return session_from_midi_data(read_midi_file(path))
+
+
+# -- song documents ---------------------------------------------------------------------------------------
+
+# General MIDI program families (programs 0..127) -> the factory synth preset that comes closest.
+GM_FAMILY_PRESETS: tuple[tuple[range, str], ...] = (
+    (range(0, 24), "keys"),  # pianos, chromatic percussion, organs
+    (range(24, 32), "pluck"),  # guitars
+    (range(32, 40), "bass"),
+    (range(40, 52), "strings"),  # strings and ensembles
+    (range(56, 64), "brass"),
+    (range(80, 88), "lead"),
+    (range(88, 96), "pad"),
+    (range(104, 112), "pluck"),  # ethnic plucked instruments
+)
+DEFAULT_PRESET = "keys"
+# Until a sampler lands, the drum channel plays a short pluck so the groove stays audible.
+DRUM_INSTRUMENT: dict[str, Any] = {
+    "type": "synth",
+    "preset": "pluck",
+    "params": {"attack_ms": 0.5, "decay_ms": 60.0, "sustain": 0.0, "release_ms": 40.0},
+}
+BEAT_DECIMALS = 6  # 1e-6 beat: far below a tick of any file (at most 32767 per beat)
+
+_META_MARKER = 0x06
+_META_KEY_SIGNATURE = 0x59
+
+
+def synth_preset_for_program(program: int) -> str:
+    """The factory synth preset for a General MIDI program (0..127), by its family."""
+    for programs, preset in GM_FAMILY_PRESETS:
+        if program in programs:
+            return preset
+    return DEFAULT_PRESET
+
+
+def song_header(title: str = "", key: str = "", sections: Sequence[tuple[str, float]] = ()) -> dict[str, Any]:
+    """The first fields of a song document, laid out for the schema version :mod:`presets.song` reads.
+
+    From version 2 on, the title goes into ``metadata`` and ``key`` and ``sections`` are kept; version 1
+    has only a top-level ``title`` (a key and sections are then left out). Empty values are left out."""
+    import presets.song
+
+    version = presets.song.SCHEMA_VERSION
+    doc: dict[str, Any] = {"schema_version": version}
+    if version >= 2:
+        if title:
+            doc["metadata"] = {"title": title}
+        if key:
+            doc["key"] = key
+        if sections:
+            doc["sections"] = [{"name": name, "beat": beat} for name, beat in sections]
+    elif title:
+        doc["title"] = title
+    return doc
+
+
+def song_document_from_midi(path_or_data: str | os.PathLike[str] | bytes) -> dict[str, Any]:
+    """A Standard MIDI File (a path, or its bytes) as a song document: plain dicts and lists, ready for
+    :func:`presets.song_yaml.dump_song_yaml` and :func:`presets.song.parse_song`.
+
+    Tracks are split per (file track, channel) and named as :func:`session_from_midi` does; each gets a
+    factory synth preset chosen from the General MIDI family of its first program change (channel 10
+    gets :data:`DRUM_INSTRUMENT`) and one clip from beat 0 to the end of the file. Positions are the
+    file's ticks in beats, rounded to 1e-6. The title is the first track's name (the sequence name, as the
+    spec has it) or the file name; the first key signature and the markers become ``key`` and
+    ``sections``. A file that cannot be read raises :class:`MidiFileError` naming the place."""
+    if isinstance(path_or_data, (bytes, bytearray, memoryview)):
+        raw, name = bytes(path_or_data), ""
+        data = parse_midi_bytes(raw, "<bytes>")
+    else:
+        name = os.fspath(path_or_data)
+        try:
+            with open(name, "rb") as file:
+                raw = file.read()
+        except OSError as exc:
+            raise MidiFileError(f"{name}: cannot read the file: {exc.strerror or exc}") from exc
+        data = parse_midi_bytes(raw, name)
+    tempo_map = tempo_map_from_midi(data)
+    metas = _meta_events(raw, len(data.tracks))
+    keys = [body for _tick, kind, body in metas if kind == _META_KEY_SIGNATURE and len(body) == 2]
+    key = ""
+    if keys and -7 <= _signed(keys[0][0]) <= 7 and keys[0][1] in (0, 1):
+        key = key_name(_signed(keys[0][0]), keys[0][1])
+    sections: list[tuple[str, float]] = []
+    for tick, _kind, body in sorted((m for m in metas if m[1] == _META_MARKER), key=lambda m: m[0]):
+        marker, beat = body.decode("latin-1").strip(), _beats(tick, data.ticks_per_beat)
+        if marker and (not sections or beat > sections[-1][1]):  # one section per place: the first marker
+            sections.append((marker, beat))
+    title = data.tracks[0].name.strip() if data.tracks else ""
+    doc = song_header(title or os.path.splitext(os.path.basename(name))[0], key, sections)
+    doc["tempo_map"] = [
+        {"beat": round(p.beat, BEAT_DECIMALS), "bpm": round(p.bpm, BEAT_DECIMALS)} for p in tempo_map.points
+    ]
+    doc["time_signatures"] = [
+        {"bar": s.bar, "numerator": s.numerator, "denominator": s.denominator}
+        for s in tempo_map.time_signatures
+    ]
+    doc["tracks"] = [_track_document(part, data) for part in _parts(data)]
+    return doc
+
+
+def _beats(tick: int, ppq: int) -> float:
+    return round(tick / ppq, BEAT_DECIMALS)
+
+
+def _signed(byte: int) -> int:
+    return byte - 256 if byte > 127 else byte
+
+
+def _track_document(part: _Part, data: MidiFileData) -> dict[str, Any]:
+    ppq, ch = data.ticks_per_beat, part.channel
+    if ch == DRUM_CHANNEL:
+        instrument = copy.deepcopy(DRUM_INSTRUMENT)
+    else:
+        program = min(part.programs)[1] if part.programs else 0
+        instrument = {"type": "synth", "preset": synth_preset_for_program(program)}
+    end_tick = max(data.end_tick, max(end for _p, _s, end, _v in part.notes))
+    clip: dict[str, Any] = {
+        "name": part.name,
+        "start_beats": 0.0,
+        "length_beats": _beats(end_tick, ppq),
+        "notes": [
+            [pitch, _beats(start, ppq), _beats(end - start, ppq), vel, ch]
+            for pitch, start, end, vel in part.notes
+        ],
+    }
+    if part.controls:
+        clip["controls"] = [
+            {"beat": _beats(t, ppq), "controller": c, "value": v, "channel": ch} for t, c, v in part.controls
+        ]
+    if part.bends:
+        clip["pitch_bends"] = [{"beat": _beats(t, ppq), "value": v, "channel": ch} for t, v in part.bends]
+    if part.programs:
+        clip["programs"] = [{"beat": _beats(t, ppq), "program": p, "channel": ch} for t, p in part.programs]
+    return {"name": part.name, "instrument": instrument, "volume_db": -6.0, "clips": [clip]}
+
+
+def _vlq_at(raw: bytes, pos: int) -> tuple[int, int]:
+    value = 0
+    while True:
+        b = raw[pos]
+        pos += 1
+        value = (value << 7) | (b & 0x7F)
+        if b < 0x80:
+            return value, pos
+
+
+def _meta_events(raw: bytes, track_count: int) -> list[tuple[int, int, bytes]]:
+    """(tick, type, body) of every meta event of every track. :func:`parse_midi_bytes` has read ``raw``
+    already, so it is well formed as far as ``track_count`` tracks go; this only walks it again for the
+    meta events the reader does not keep (key signatures, markers)."""
+    out: list[tuple[int, int, bytes]] = []
+    pos = 8 + int.from_bytes(raw[4:8], "big")
+    tracks = 0
+    while tracks < track_count:
+        chunk_type, end = raw[pos : pos + 4], pos + 8 + int.from_bytes(raw[pos + 4 : pos + 8], "big")
+        p, pos = pos + 8, end
+        if chunk_type != b"MTrk":
+            continue
+        tracks += 1
+        tick, running = 0, 0
+        while p < end:
+            delta, p = _vlq_at(raw, p)
+            tick += delta
+            status = raw[p]
+            if status == 0xFF:
+                kind = raw[p + 1]
+                length, p = _vlq_at(raw, p + 2)
+                if kind == 0x2F:  # end of track
+                    break
+                out.append((tick, kind, raw[p : p + length]))
+                p += length
+            elif status in (0xF0, 0xF7):
+                length, p = _vlq_at(raw, p + 1)
+                p += length
+            else:
+                if status & 0x80:
+                    running, p = status, p + 1
+                p += 1 if (running & 0xF0) in (0xC0, 0xD0) else 2  # program, channel pressure: 1 byte
+    return out
