@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -31,7 +32,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="'auto' (render until the sound falls below -90 dBFS) or seconds after the song end",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.epilog = "Example: strum render examples/songs/demo.yaml -o out/demo.wav --stems out/stems"
+    p.add_argument(
+        "--plot",
+        metavar="OUT.png",
+        help="also draw the rendered audio into a PNG: waveform over spectrogram, bars and sections",
+    )
+    p.add_argument(
+        "--plot-time",
+        choices=("bars", "seconds"),
+        default="bars",
+        help="the plot's time axis: bar:beat from the tempo map (default) or m:ss",
+    )
+    p.add_argument(
+        "--plot-size", default="1600x900", metavar="WxH", help="plot size in pixels (default 1600x900)"
+    )
+    p.epilog = (
+        "Example: strum render examples/songs/demo.yaml -o out/demo.wav --stems out/stems --plot out/demo.png"
+    )
 
 
 def _load(path: Path):
@@ -70,6 +87,43 @@ def _make_dirs(folder: Path) -> list[Path]:
     return list(reversed(missing))
 
 
+def parse_size(text: str, what: str = "--plot-size") -> tuple[int, int]:
+    """``"1600x900"`` -> ``(1600, 900)``; CliError (exit 2) for anything else."""
+    from bridge.cli import CliError
+
+    w, sep, h = text.lower().partition("x")
+    if not sep or not w.strip().isdigit() or not h.strip().isdigit():
+        raise CliError(f"{what} must be WIDTHxHEIGHT in pixels (like 1600x900), got {text!r}", 2)
+    return int(w), int(h)
+
+
+def check_writable(path: Path, what: str = "output") -> None:
+    """Refuse (CliError, exit 2) an output path that cannot be written, before any work is done: a folder,
+    a path under a file, or a folder without write permission. Missing folders may be created."""
+    from bridge.cli import CliError
+
+    if path.is_dir():
+        raise CliError(f"{path}: the {what} is a directory", 2)
+    folder = path.parent
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise CliError(f"{path}: cannot write the {what}: {folder} is not a folder", 2)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CliError(f"{path}: cannot write the {what}: no permission to write in {folder}", 2)
+
+
+class _Tee:
+    """A sink that passes every block to several sinks (the WAV file and the plot's summary)."""
+
+    def __init__(self, *sinks) -> None:
+        self.sinks = sinks
+
+    def write(self, block) -> None:
+        for s in self.sinks:
+            s.write(block)
+
+
 def run(args: argparse.Namespace) -> int:
     from bridge.cli import CliError
 
@@ -77,6 +131,21 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.suffix.lower() != ".wav":
         raise CliError(f"{out}: the output must be a .wav file", 2)
+    plot = Path(args.plot) if args.plot else None
+    plot_size = (0, 0)
+    if plot is not None:
+        if plot.suffix.lower() != ".png":
+            raise CliError(f"{plot}: the plot must be a .png file", 2)
+        plot_size = parse_size(args.plot_size)
+        from bridge.plots import MAX_HEIGHT, MAX_WIDTH, MIN_HEIGHT, MIN_WIDTH
+
+        if not (MIN_WIDTH <= plot_size[0] <= MAX_WIDTH and MIN_HEIGHT <= plot_size[1] <= MAX_HEIGHT):
+            raise CliError(
+                f"--plot-size must be {MIN_WIDTH}..{MAX_WIDTH} x {MIN_HEIGHT}..{MAX_HEIGHT} pixels,"
+                f" got {args.plot_size}",
+                2,
+            )
+        check_writable(plot, "plot")
     tail: str | float = args.tail
     if tail != "auto":
         try:
@@ -132,15 +201,25 @@ def run(args: argparse.Namespace) -> int:
                 f"the {what} stem would overwrite the {seen[key]} at {path}; choose another --stems", 2
             )
         seen[key] = "mix" if what == "mix" else f"{what} stem"
+    if plot is not None and plot.resolve() in seen:
+        raise CliError(
+            f"the plot would overwrite the {seen[plot.resolve()]} at {plot}; choose another --plot", 2
+        )
 
     # stream into temporary files beside the targets; rename only when everything has rendered
     sinks: list[WavSink] = []
     made_dirs: list[Path] = []
+    plot_tmp: Path | None = None
     try:
-        for folder in {p.parent for p in targets.values()}:
+        for folder in {p.parent for p in targets.values()} | ({plot.parent} if plot else set()):
             made_dirs += _make_dirs(folder)
         mix = WavSink(out, int(args.sample_rate), 2, args.bit_depth)
         sinks.append(mix)
+        summary = None
+        if plot is not None:
+            from bridge.plots import AudioSummary
+
+            summary = AudioSummary(int(args.sample_rate), 2)
         stems = {}
         for name, ref in built.stems.items() if args.stems else ():
             sink = WavSink(targets[name], int(args.sample_rate), 2, args.bit_depth)
@@ -149,17 +228,33 @@ def run(args: argparse.Namespace) -> int:
         stats = render(
             built.engine,
             built.end_sample,
-            mix,
+            _Tee(mix, summary) if summary is not None else mix,
             stems,
             block_size=args.block_size,
             tail=tail,
             progress=progress,
         )
+        rendered = time.perf_counter()  # the speed reported is the render's, without the plot
         for s in sinks:
             s.finish()  # everything on disk before anything is renamed into place
+        if plot is not None and summary is not None:
+            from bridge.plots import plot_render, write_png
+
+            fig, _info = plot_render(
+                summary,
+                session,
+                width_px=plot_size[0],
+                height_px=plot_size[1],
+                time_axis=args.plot_time,
+                name=song.stem,
+                peak_dbfs=peak_db(stats.peak),
+            )
+            plot_tmp = write_png(fig, plot, publish=False)
     except BaseException as exc:
         for s in sinks:
             s.abort()
+        if plot_tmp is not None and plot_tmp.exists():
+            plot_tmp.unlink()
         for folder in reversed(made_dirs):
             try:
                 folder.rmdir()  # only folders this render created, and only if still empty
@@ -173,11 +268,19 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
     for s in sinks:
         s.publish()
-    elapsed = time.perf_counter() - t0
+    if plot is not None and plot_tmp is not None:
+        try:
+            os.replace(plot_tmp, plot)
+        except OSError as exc:
+            plot_tmp.unlink(missing_ok=True)
+            raise CliError(f"{plot}: cannot write the plot: {exc}") from None
+    elapsed = rendered - t0
     speed = stats.seconds / elapsed if elapsed > 0 else float("inf")
     print(
         f"wrote {out}: {stats.seconds:.2f} s at {stats.sample_rate} Hz, peak {peak_db(stats.peak):.1f} dBFS,"
         f" rendered in {elapsed:.2f} s ({speed:.0f}x real time)"
         + (f"; {len(sinks) - 1} stems in {args.stems}" if args.stems else "")
     )
+    if plot is not None:
+        print(f"wrote {plot}: {plot_size[0]}x{plot_size[1]} px")
     return 0
