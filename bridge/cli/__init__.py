@@ -19,6 +19,10 @@ VERSION = "0.1.0"
 COMMANDS = {
     "render": ("bridge.cli.render", "render a song file or MIDI file to WAV (no sound card needed)"),
     "bench": ("bridge.cli.bench", "run a benchmark against its peers and print a table"),
+    "show": ("bridge.cli.show", "draw a piano roll with bars, sections and chords (PNG)"),
+    "import": ("bridge.cli.convert", "turn a Standard MIDI File (.mid) into a song file (.yaml)"),
+    "export": ("bridge.cli.convert", "write a song file (.yaml) as a Standard MIDI File (.mid)"),
+    "presets": ("bridge.cli.presets", "list, show and save presets: synths, effect chains, track templates"),
 }
 
 
