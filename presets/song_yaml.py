@@ -1,4 +1,4 @@
-"""Song documents written as readable YAML: :func:`dump_song_yaml`.
+"""Song documents written as readable YAML: :func:`dump_song_yaml`, and saved safely: :func:`save_song`.
 
 A song document is what :mod:`presets.song` reads: plain dicts, lists, strings, numbers and booleans
 (e.g. from :func:`bridge.midi_import.song_document_from_midi`). The text keeps a fixed key order (the
@@ -12,13 +12,15 @@ the document, whatever its strings and keys contain.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["FLOW_WIDTH", "KEY_ORDER", "dump_song_yaml"]
+__all__ = ["FLOW_WIDTH", "KEY_ORDER", "dump_song_yaml", "save_song"]
 
 FLOW_WIDTH = 100  # a mapping or list whose flow text is longer than this goes on several lines
 INDENT = "  "
@@ -88,6 +90,20 @@ _RESOLVER = yaml.resolver.Resolver()
 _STR_TAG = "tag:yaml.org,2002:str"
 _NO_WRAP = 1 << 30
 _MAX_SIMPLE_KEY = 1000
+
+
+def save_song(doc: Mapping[str, Any], path: str | os.PathLike[str], *, backup: bool = True) -> Path:
+    """Write ``doc`` to ``path`` as YAML, after checking that the text loads as a song (a document that
+    would not load is refused with its :class:`presets.errors.SongFileError`, and nothing is written).
+    The write is atomic and keeps the previous file as ``<path>.bak`` (:func:`presets.storage.atomic_write`),
+    so a crash during a save leaves the last good file readable. Returns the path written."""
+    from presets.song import parse_song
+    from presets.storage import atomic_write
+
+    target = Path(path)
+    text = dump_song_yaml(doc)
+    parse_song(text, str(target))  # paths in the song are relative to where it will live
+    return atomic_write(target, text, backup=backup)
 
 
 def dump_song_yaml(doc: Mapping[str, Any]) -> str:
