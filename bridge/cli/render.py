@@ -1,4 +1,9 @@
-"""``strum render SONG -o OUT.wav``: render a song file (.yaml) or a Standard MIDI File (.mid) offline."""
+"""``strum render SONG -o OUT.wav``: render a song file (.yaml) or a Standard MIDI File (.mid) offline.
+
+Exit status: 0 rendered; 2 the input was refused (a song or MIDI file that cannot be read, an option
+value, an output path that cannot be written), checked before anything is written; 1 the render or the
+writing failed on good input (an engine error, a full disk). Either way one line, no traceback.
+"""
 
 from __future__ import annotations
 
@@ -52,6 +57,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _load(path: Path):
+    """The session of a song file or MIDI file; CliError (exit 2) naming the file for one that cannot be
+    read."""
     from bridge.cli import CliError
 
     suffix = path.suffix.lower()
@@ -62,7 +69,7 @@ def _load(path: Path):
         try:
             return session_from_midi(path)
         except MidiFileError as exc:
-            raise CliError(str(exc)) from None
+            raise CliError(str(exc), 2) from None
     if suffix in SONG_SUFFIXES:
         from presets.errors import PresetError
         from presets.song import load_song
@@ -70,7 +77,7 @@ def _load(path: Path):
         try:
             return load_song(path)
         except PresetError as exc:
-            raise CliError(str(exc)) from None
+            raise CliError(str(exc), 2) from None
     raise CliError(f"{path}: unknown song type {suffix!r} (expected .yaml, .yml, .mid or .midi)", 2)
 
 
@@ -95,6 +102,22 @@ def parse_size(text: str, what: str = "--plot-size") -> tuple[int, int]:
     if not sep or not w.strip().isdigit() or not h.strip().isdigit():
         raise CliError(f"{what} must be WIDTHxHEIGHT in pixels (like 1600x900), got {text!r}", 2)
     return int(w), int(h)
+
+
+def parse_tail(text: str) -> str | float:
+    """``"auto"`` or seconds after the song end, 0..3600 (the bound :func:`engine.render.render` keeps);
+    CliError (exit 2) for anything else, nan and inf included."""
+    from bridge.cli import CliError
+
+    if text == "auto":
+        return text
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise CliError(f"--tail must be 'auto' or seconds, got {text!r}", 2) from None
+    if not 0 <= seconds <= 3600:
+        raise CliError(f"--tail must be 0..3600 seconds, got {text}", 2)
+    return seconds
 
 
 def check_writable(path: Path, what: str = "output") -> None:
@@ -131,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.suffix.lower() != ".wav":
         raise CliError(f"{out}: the output must be a .wav file", 2)
+    check_writable(out)
     plot = Path(args.plot) if args.plot else None
     plot_size = (0, 0)
     if plot is not None:
@@ -146,12 +170,7 @@ def run(args: argparse.Namespace) -> int:
                 2,
             )
         check_writable(plot, "plot")
-    tail: str | float = args.tail
-    if tail != "auto":
-        try:
-            tail = float(tail)
-        except ValueError:
-            raise CliError(f"--tail must be 'auto' or seconds, got {args.tail!r}", 2) from None
+    tail = parse_tail(args.tail)
     session = _load(song)
 
     from engine.errors import EngineError
@@ -163,7 +182,9 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
         built = session.build(args.sample_rate, args.block_size)
-    except (EngineError, ValueError) as exc:
+    except ValueError as exc:  # the song (SessionError, GraphError) or --sample-rate/--block-size refused
+        raise CliError(f"{song}: {exc}", 2) from None
+    except EngineError as exc:
         raise CliError(f"{song}: {exc}") from None
     bar = None
     if not args.no_progress:
@@ -201,6 +222,7 @@ def run(args: argparse.Namespace) -> int:
                 f"the {what} stem would overwrite the {seen[key]} at {path}; choose another --stems", 2
             )
         seen[key] = "mix" if what == "mix" else f"{what} stem"
+        check_writable(path, seen[key])
     if plot is not None and plot.resolve() in seen:
         raise CliError(
             f"the plot would overwrite the {seen[plot.resolve()]} at {plot}; choose another --plot", 2
@@ -260,7 +282,7 @@ def run(args: argparse.Namespace) -> int:
                 folder.rmdir()  # only folders this render created, and only if still empty
             except OSError:
                 pass
-        if isinstance(exc, (EngineError, ValueError, OSError)):
+        if isinstance(exc, (EngineError, ValueError, OSError)):  # the input was checked: not a usage error
             raise CliError(f"{song}: {exc}") from None
         raise
     finally:

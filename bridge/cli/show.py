@@ -33,10 +33,7 @@ def run(args: argparse.Namespace) -> int:
     if not MIN_WIDTH <= args.width <= MAX_WIDTH:
         raise CliError(f"--width must be {MIN_WIDTH}..{MAX_WIDTH} pixels, got {args.width}", 2)
     check_writable(out)
-    try:
-        session = _load(song)
-    except CliError as exc:
-        raise CliError(str(exc), 2) from None  # a song that cannot be read is a usage error here
+    session = _load(song)  # a song that cannot be read: CliError, exit 2
 
     from bridge.plots import plot_roll, write_png
 

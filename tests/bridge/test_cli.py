@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,7 +97,7 @@ def test_bad_song_names_file_and_line_and_writes_nothing(tmp_path):
     out = tmp_path / "out.wav"
     out.write_bytes(b"keep me")
     r = strum("render", str(song), "-o", str(out))
-    assert r.returncode == 1
+    assert r.returncode == 2 and "Traceback" not in r.stderr
     assert f"bad.yaml:{idx + 1}:" in r.stderr and "volume_db" in r.stderr and "must be a number" in r.stderr
     assert out.read_bytes() == b"keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml", "out.wav"]
@@ -107,7 +108,8 @@ def test_bad_midi_file_is_named_and_nothing_written(tmp_path):
     mid.write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01\xe0MTrk\x00\x00\x00\x10\x00\x90\x3c")
     out = tmp_path / "o.wav"
     r = strum("render", str(mid), "-o", str(out))
-    assert r.returncode == 1 and "broken.mid" in r.stderr and "byte 0x" in r.stderr
+    assert r.returncode == 2 and "broken.mid" in r.stderr and "byte 0x" in r.stderr
+    assert "Traceback" not in r.stderr
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mid"]
 
@@ -121,7 +123,7 @@ def test_wrong_suffixes_are_refused(tmp_path):
 
 def test_unsupported_sample_rate_is_an_error_not_a_traceback(tmp_path):
     r = strum("render", str(DEMO), "-o", str(tmp_path / "x.wav"), "--sample-rate", "12345")
-    assert r.returncode == 1 and "sample rate must be one of" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "sample rate must be one of" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_a_stem_that_would_overwrite_the_mix_is_refused_before_anything_is_written(tmp_path):
@@ -130,7 +132,48 @@ def test_a_stem_that_would_overwrite_the_mix_is_refused_before_anything_is_writt
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_failed_render_removes_the_folders_it_created(tmp_path):
-    r = strum("render", str(DEMO), "-o", str(tmp_path / "new" / "x.wav"), "--tail", "inf")
-    assert r.returncode == 1 and "tail must be" in r.stderr and "Traceback" not in r.stderr
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--tail", "inf"], "--tail must be 0..3600 seconds, got inf"),
+        (["--tail", "soon"], "--tail must be 'auto' or seconds, got 'soon'"),
+        (["--block-size", "0"], "block size must be in 1..16384"),
+        (["--stems", "{tmp}/file.txt/stems"], "file.txt is not a folder"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, options, message):
+    (tmp_path / "file.txt").write_text("not a folder")
+    options = [o.replace("{tmp}", str(tmp_path)) for o in options]
+    r = strum("render", str(DEMO), "-o", str(tmp_path / "new" / "x.wav"), "--no-progress", *options)
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert r.stderr.startswith("strum render: error: ") and r.stderr.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
+
+
+def test_a_missing_song_or_midi_file_exits_2(tmp_path):
+    for name in ("gone.yaml", "gone.mid"):
+        r = strum("render", str(tmp_path / name), "-o", str(tmp_path / "x.wav"))
+        assert r.returncode == 2 and name in r.stderr and "cannot read" in r.stderr
+        assert "Traceback" not in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_render_that_fails_on_good_input_exits_1_and_removes_the_folders_it_created(
+    tmp_path, monkeypatch, capsys
+):
+    # an engine failure mid-render cannot be caused from a good song, so the render is made to fail
+    import engine.render
+    from bridge.cli import main
+    from engine.errors import RenderError
+
+    def fail(*args, **kwargs):
+        raise RenderError("the engine stopped")
+
+    monkeypatch.setenv("STRUM_KEEP_COMPILER_PAGES", "1")  # leave this test process's pages alone
+    monkeypatch.setattr(engine.render, "render", fail)
+    out = tmp_path / "new" / "deeper" / "x.wav"
+    code = main(["render", str(DEMO), "-o", str(out), "--stems", str(tmp_path / "stems"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1 and "the engine stopped" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []

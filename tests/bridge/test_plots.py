@@ -1,4 +1,4 @@
-"""Pictures of songs (bridge/plots.py) and the commands drawing them: `strum show`, `strum render --plot`."""
+"""Pictures of songs (bridge/plots/) and the commands drawing them: `strum show`, `strum render --plot`."""
 
 from __future__ import annotations
 
