@@ -205,9 +205,6 @@ DRUM_INSTRUMENT: dict[str, Any] = {
 }
 BEAT_DECIMALS = 6  # 1e-6 beat: far below a tick of any file (at most 32767 per beat)
 
-_META_MARKER = 0x06
-_META_KEY_SIGNATURE = 0x59
-
 
 def synth_preset_for_program(program: int) -> str:
     """The factory synth preset for a General MIDI program (0..127), by its family."""
@@ -247,29 +244,24 @@ def song_document_from_midi(path_or_data: str | os.PathLike[str] | bytes) -> dic
     gets :data:`DRUM_INSTRUMENT`) and one clip from beat 0 to the end of the file. Positions are the
     file's ticks in beats, rounded to 1e-6. The title is the first track's name (the sequence name, as the
     spec has it) or the file name; the first key signature and the markers become ``key`` and
-    ``sections``. A file that cannot be read raises :class:`MidiFileError` naming the place."""
+    ``sections`` (the first non-empty marker at each place). A file that cannot be read, a malformed key
+    signature included, raises :class:`MidiFileError` naming the place."""
     if isinstance(path_or_data, (bytes, bytearray, memoryview)):
-        raw, name = bytes(path_or_data), ""
-        data = parse_midi_bytes(raw, "<bytes>")
+        name = ""
+        data = parse_midi_bytes(bytes(path_or_data), "<bytes>")
     else:
         name = os.fspath(path_or_data)
-        try:
-            with open(name, "rb") as file:
-                raw = file.read()
-        except OSError as exc:
-            raise MidiFileError(f"{name}: cannot read the file: {exc.strerror or exc}") from exc
-        data = parse_midi_bytes(raw, name)
+        data = read_midi_file(name)
     tempo_map = tempo_map_from_midi(data)
-    metas = _meta_events(raw, len(data.tracks))
-    keys = [body for _tick, kind, body in metas if kind == _META_KEY_SIGNATURE and len(body) == 2]
     key = ""
-    if keys and -7 <= _signed(keys[0][0]) <= 7 and keys[0][1] in (0, 1):
-        key = key_name(_signed(keys[0][0]), keys[0][1])
+    if data.key_signatures:
+        first_key = data.key_signatures[0]
+        key = key_name(first_key.sharps, first_key.minor)
     sections: list[tuple[str, float]] = []
-    for tick, _kind, body in sorted((m for m in metas if m[1] == _META_MARKER), key=lambda m: m[0]):
-        marker, beat = body.decode("latin-1").strip(), _beats(tick, data.ticks_per_beat)
-        if marker and (not sections or beat > sections[-1][1]):  # one section per place: the first marker
-            sections.append((marker, beat))
+    for marker in data.markers:
+        text, beat = marker.text.strip(), _beats(marker.tick, data.ticks_per_beat)
+        if text and (not sections or beat > sections[-1][1]):  # one section per place: the first marker
+            sections.append((text, beat))
     title = data.tracks[0].name.strip() if data.tracks else ""
     doc = song_header(title or os.path.splitext(os.path.basename(name))[0], key, sections)
     doc["tempo_map"] = [
@@ -285,10 +277,6 @@ def song_document_from_midi(path_or_data: str | os.PathLike[str] | bytes) -> dic
 
 def _beats(tick: int, ppq: int) -> float:
     return round(tick / ppq, BEAT_DECIMALS)
-
-
-def _signed(byte: int) -> int:
-    return byte - 256 if byte > 127 else byte
 
 
 def _track_document(part: _Part, data: MidiFileData) -> dict[str, Any]:
@@ -317,48 +305,3 @@ def _track_document(part: _Part, data: MidiFileData) -> dict[str, Any]:
     if part.programs:
         clip["programs"] = [{"beat": _beats(t, ppq), "program": p, "channel": ch} for t, p in part.programs]
     return {"name": part.name, "instrument": instrument, "volume_db": -6.0, "clips": [clip]}
-
-
-def _vlq_at(raw: bytes, pos: int) -> tuple[int, int]:
-    value = 0
-    while True:
-        b = raw[pos]
-        pos += 1
-        value = (value << 7) | (b & 0x7F)
-        if b < 0x80:
-            return value, pos
-
-
-def _meta_events(raw: bytes, track_count: int) -> list[tuple[int, int, bytes]]:
-    """(tick, type, body) of every meta event of every track. :func:`parse_midi_bytes` has read ``raw``
-    already, so it is well formed as far as ``track_count`` tracks go; this only walks it again for the
-    meta events the reader does not keep (key signatures, markers)."""
-    out: list[tuple[int, int, bytes]] = []
-    pos = 8 + int.from_bytes(raw[4:8], "big")
-    tracks = 0
-    while tracks < track_count:
-        chunk_type, end = raw[pos : pos + 4], pos + 8 + int.from_bytes(raw[pos + 4 : pos + 8], "big")
-        p, pos = pos + 8, end
-        if chunk_type != b"MTrk":
-            continue
-        tracks += 1
-        tick, running = 0, 0
-        while p < end:
-            delta, p = _vlq_at(raw, p)
-            tick += delta
-            status = raw[p]
-            if status == 0xFF:
-                kind = raw[p + 1]
-                length, p = _vlq_at(raw, p + 2)
-                if kind == 0x2F:  # end of track
-                    break
-                out.append((tick, kind, raw[p : p + length]))
-                p += length
-            elif status in (0xF0, 0xF7):
-                length, p = _vlq_at(raw, p + 1)
-                p += length
-            else:
-                if status & 0x80:
-                    running, p = status, p + 1
-                p += 1 if (running & 0xF0) in (0xC0, 0xD0) else 2  # program, channel pressure: 1 byte
-    return out

@@ -1,9 +1,9 @@
-"""Standard MIDI File (.mid) reader: bytes in, frozen tracks, tempo map and time signatures out.
+"""Standard MIDI File (.mid) reader: bytes in, frozen tracks, tempo map, meters, keys and markers out.
 
 Call :func:`read_midi_file` (or :func:`parse_midi_bytes` for bytes already in memory). It returns a
 :class:`MidiFileData`: the channel messages of every track as :class:`MidiEvent` with absolute ticks, the
-tempo changes and the time signatures; turn ticks into beats with :meth:`MidiFileData.tick_to_beat` and
-hand the tracks to the sequencer.
+tempo changes, time signatures, key signatures and markers; turn ticks into beats with
+:meth:`MidiFileData.tick_to_beat` and hand the tracks to the sequencer.
 
 We parse the file ourselves (mido is only used by the tests to write fixtures) so that a malformed file
 gives one :class:`~bridge.errors.MidiFileError` that names the file and the exact place, e.g.
@@ -18,6 +18,10 @@ Where files in the wild and the spec disagree, we choose:
   tick is then the tick of its last event. Bytes after an end-of-track event inside its chunk are ignored.
 - Chunks of unknown type are skipped (as the spec asks); bytes after the last declared track are ignored.
 - A format 0 file that declares more than one track is read like format 1.
+- Tempo, time-signature and key-signature changes of all tracks make one list each, sorted by tick; where
+  several fall on one tick, the last (in track order, then file order) wins. Markers are all kept, in the
+  same order, since two at one tick are two names.
+- Text (track and instrument names, markers) is decoded as Latin-1: any byte is a character.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from typing import TypeVar
 from bridge.errors import MidiFileError
 
 __all__ = [
+    "KeySignatureChange",
+    "Marker",
     "MidiEvent",
     "MidiFileData",
     "MidiTrackData",
@@ -74,10 +80,13 @@ _SYSEX = 0xF0
 _SYSEX_ESCAPE = 0xF7
 _META = 0xFF
 _META_TRACK_NAME = 0x03
+_META_MARKER = 0x06
 _META_INSTRUMENT_NAME = 0x04
 _META_END_OF_TRACK = 0x2F
 _META_TEMPO = 0x51
 _META_TIME_SIGNATURE = 0x58
+_META_KEY_SIGNATURE = 0x59
+_MAX_KEY_ACCIDENTALS = 7  # a key signature holds 7 flats (-7) to 7 sharps (7)
 
 _HEADER_MIN_LENGTH = 6
 _CHUNK_HEADER_LENGTH = 8
@@ -141,6 +150,24 @@ class TimeSignatureChange:
 
 
 @dataclass(frozen=True)
+class KeySignatureChange:
+    """A key-signature meta event: ``sharps`` counts flats negative (-3 is three flats), and ``minor``
+    tells the minor key of that signature from the major, e.g. ``sharps=-3`` is Eb major or C minor."""
+
+    tick: int
+    sharps: int
+    minor: bool
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A marker meta event: a name for a place in the song, such as ``"verse"``."""
+
+    tick: int
+    text: str
+
+
+@dataclass(frozen=True)
 class MidiFileData:
     """A whole Standard MIDI File, read by :func:`read_midi_file` or :func:`parse_midi_bytes`."""
 
@@ -151,12 +178,14 @@ class MidiFileData:
     tempo_changes: tuple[TempoChange, ...]
     time_signatures: tuple[TimeSignatureChange, ...]
     end_tick: int
+    key_signatures: tuple[KeySignatureChange, ...] = ()
+    markers: tuple[Marker, ...] = ()
 
     def tick_to_beat(self, tick: int) -> float:
         return tick / self.ticks_per_beat
 
 
-_Change = TypeVar("_Change", TempoChange, TimeSignatureChange)
+_Change = TypeVar("_Change", TempoChange, TimeSignatureChange, KeySignatureChange)
 
 
 def read_midi_file(path: str | os.PathLike[str]) -> MidiFileData:
@@ -210,6 +239,8 @@ def parse_midi_bytes(data: bytes, name: str = "<bytes>") -> MidiFileData:
     tracks: list[MidiTrackData] = []
     tempos: list[TempoChange] = []
     signatures: list[TimeSignatureChange] = []
+    keys: list[KeySignatureChange] = []
+    markers: list[Marker] = []
     end_tick = 0
     pos = _CHUNK_HEADER_LENGTH + header_length  # extra header bytes (length > 6) are skipped
     while len(tracks) < track_count:
@@ -235,6 +266,8 @@ def parse_midi_bytes(data: bytes, name: str = "<bytes>") -> MidiFileData:
             tracks.append(parser.parse())
             tempos.extend(parser.tempos)
             signatures.extend(parser.signatures)
+            keys.extend(parser.keys)
+            markers.extend(parser.markers)
             end_tick = max(end_tick, parser.end_tick)
         pos = body_end
 
@@ -246,6 +279,8 @@ def parse_midi_bytes(data: bytes, name: str = "<bytes>") -> MidiFileData:
         tempo_changes=tuple(_last_per_tick(tempos)),
         time_signatures=tuple(_last_per_tick(signatures)),
         end_tick=end_tick,
+        key_signatures=tuple(_last_per_tick(keys)),
+        markers=tuple(sorted(markers, key=lambda m: m.tick)),  # stable: track order, then file order
     )
 
 
@@ -268,6 +303,8 @@ class _TrackParser:
         self.end = end
         self.tempos: list[TempoChange] = []
         self.signatures: list[TimeSignatureChange] = []
+        self.keys: list[KeySignatureChange] = []
+        self.markers: list[Marker] = []
         self.end_tick = 0
 
     def fail(self, offset: int, what: str) -> MidiFileError:
@@ -328,6 +365,10 @@ class _TrackParser:
                     self.tempos.append(self.tempo(tick, body, status_pos))
                 elif meta_type == _META_TIME_SIGNATURE:
                     self.signatures.append(self.time_signature(tick, body, status_pos))
+                elif meta_type == _META_KEY_SIGNATURE:
+                    self.keys.append(self.key_signature(tick, body, status_pos))
+                elif meta_type == _META_MARKER:
+                    self.markers.append(Marker(tick, body.decode("latin-1")))
                 continue
             if status in (_SYSEX, _SYSEX_ESCAPE):
                 self.payload(f"sysex event 0x{status:02x}")
@@ -386,3 +427,20 @@ class _TrackParser:
         if numerator == 0:
             raise self.fail(offset, "time signature meta event (0x58) has numerator 0")
         return TimeSignatureChange(tick, numerator, 2**exponent)
+
+    def key_signature(self, tick: int, body: bytes, offset: int) -> KeySignatureChange:
+        if len(body) != 2:
+            raise self.fail(offset, f"key signature meta event (0x59) has length {len(body)}, expected 2")
+        sharps = int.from_bytes(body[:1], "big", signed=True)
+        if not -_MAX_KEY_ACCIDENTALS <= sharps <= _MAX_KEY_ACCIDENTALS:
+            raise self.fail(
+                offset,
+                f"key signature meta event (0x59) has {sharps} sharps, "
+                f"expected -{_MAX_KEY_ACCIDENTALS}..{_MAX_KEY_ACCIDENTALS} (flats count negative)",
+            )
+        mode = body[1]
+        if mode not in (0, 1):
+            raise self.fail(
+                offset, f"key signature meta event (0x59) has mode {mode}, expected 0 (major) or 1 (minor)"
+            )
+        return KeySignatureChange(tick, sharps, mode == 1)

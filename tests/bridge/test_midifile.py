@@ -12,7 +12,10 @@ import pytest
 
 from bridge.errors import BridgeError, MidiFileError
 from bridge.midifile import (
+    KeySignatureChange,
+    Marker,
     MidiEvent,
+    MidiFileData,
     TempoChange,
     TimeSignatureChange,
     parse_midi_bytes,
@@ -150,6 +153,65 @@ def test_tempo_and_time_signature_changes_are_collected_sorted_by_tick(tmp_path:
     )
     assert [t.bpm for t in song.tempo_changes] == [120.0, 150.0, 100.0]
     assert song.time_signatures == (TimeSignatureChange(0, 4, 4), TimeSignatureChange(1920, 6, 8))
+
+
+def test_key_signatures_and_markers_come_back_with_their_ticks_sorted_over_all_tracks(tmp_path: Path) -> None:
+    conductor = mido.MidiTrack(
+        [
+            mido.MetaMessage("key_signature", key="Bb", time=0),  # 2 flats, major
+            mido.MetaMessage("marker", text="intro", time=0),
+            mido.MetaMessage("key_signature", key="F#m", time=1920),  # 3 sharps, minor
+            mido.MetaMessage("marker", text="verse", time=0),
+            mido.MetaMessage("key_signature", key="C#", time=960),  # 7 sharps
+            mido.MetaMessage("marker", text=" Café chorus ", time=0),  # Latin-1, spaces kept
+        ]
+    )
+    notes = mido.MidiTrack(
+        [
+            mido.MetaMessage("key_signature", key="Ebm", time=480),  # 6 flats, minor
+            mido.MetaMessage("marker", text="pickup", time=0),
+            mido.Message("note_on", note=60, velocity=90, time=0),
+            mido.MetaMessage("marker", text="break", time=2400),  # tick 2880, after the conductor's
+            mido.MetaMessage("key_signature", key="Cb", time=960),  # 7 flats
+            mido.Message("note_off", note=60, time=0),
+        ]
+    )
+    path = save(tmp_path, mido.MidiFile(type=1, ticks_per_beat=480, tracks=[conductor, notes]))
+
+    song = read_midi_file(path)
+
+    assert song.key_signatures == (
+        KeySignatureChange(0, -2, False),
+        KeySignatureChange(480, -6, True),
+        KeySignatureChange(1920, 3, True),
+        KeySignatureChange(2880, 7, False),
+        KeySignatureChange(3840, -7, False),
+    )
+    assert song.markers == (
+        Marker(0, "intro"),
+        Marker(480, "pickup"),
+        Marker(1920, "verse"),
+        Marker(2880, " Café chorus "),
+        Marker(2880, "break"),
+    )
+    assert song.tracks[1].events[0] == MidiEvent(480, 0x90, 60, 90)  # the metas left the notes alone
+
+
+def test_key_signatures_at_one_tick_keep_the_last_one_and_markers_keep_them_all() -> None:
+    key = b"\x00\xff\x59\x02"
+    marker = b"\x00\xff\x06"
+    track0 = key + b"\x00\x00" + key + b"\xfd\x01" + marker + b"\x01A" + marker + b"\x01B" + END_OF_TRACK
+    track1 = key + b"\x02\x00" + marker + b"\x01C" + END_OF_TRACK
+    song = parse_midi_bytes(smf(track0, track1))
+    assert song.key_signatures == (KeySignatureChange(0, 2, False),)
+    assert song.markers == (Marker(0, "A"), Marker(0, "B"), Marker(0, "C"))
+
+
+def test_files_without_keys_or_markers_and_data_built_by_hand_have_none() -> None:
+    song = parse_midi_bytes(smf(b"\x00\x90\x3c\x40" + END_OF_TRACK))
+    assert song.key_signatures == () and song.markers == ()
+    by_hand = MidiFileData("x.mid", 1, 96, (), (), (), 0)
+    assert by_hand.key_signatures == () and by_hand.markers == ()
 
 
 def test_tempo_changes_at_one_tick_keep_the_last_one_over_all_tracks() -> None:
@@ -355,6 +417,30 @@ def test_meta_event_longer_than_its_track_chunk_is_truncated() -> None:
 def test_tempo_meta_event_of_wrong_length_is_refused() -> None:
     message = raises_at(smf(b"\x00\xff\x51\x02\x07\xa1" + END_OF_TRACK), "track 0, byte 0x0017")
     assert "has length 2, expected 3" in message
+
+
+@pytest.mark.parametrize(
+    ("body", "what"),
+    [
+        (b"\x03\x00\x00\x00", "key signature meta event (0x59) has length 3, expected 2"),
+        (b"\x01\x00", "key signature meta event (0x59) has length 1, expected 2"),
+        (
+            b"\x02\x09\x00",
+            "key signature meta event (0x59) has 9 sharps, expected -7..7 (flats count negative)",
+        ),
+        (
+            b"\x02\xf8\x01",
+            "key signature meta event (0x59) has -8 sharps, expected -7..7 (flats count negative)",
+        ),
+        (b"\x02\x00\x02", "key signature meta event (0x59) has mode 2, expected 0 (major) or 1 (minor)"),
+    ],
+)
+def test_corrupt_key_signature_is_refused_at_its_status_byte(body: bytes, what: str) -> None:
+    good_key = b"\x00\xff\x59\x02\x00\x00"  # the second track's bad event starts after this one
+    bad_offset = FIRST_BODY + len(END_OF_TRACK) + 8 + len(good_key) + 1
+    data = smf(END_OF_TRACK, good_key + b"\x00\xff\x59" + body + END_OF_TRACK)
+    message = raises_at(data, f"track 1, byte 0x{bad_offset:04x}")
+    assert message == f"song.mid: track 1, byte 0x{bad_offset:04x}: {what}"
 
 
 def test_missing_file_names_its_path(tmp_path: Path) -> None:
