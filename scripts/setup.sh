@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # System packages the engine and its tests use. libsndfile comes inside the soundfile wheel; later issues
-# add JACK, PortAudio and plugin packages here.
+# add JACK and PortAudio here; scripts/test adds the plugin packages its tests host.
 APT_PACKAGES=(${STRUM_APT_PACKAGES:-})
 
 missing=()
