@@ -23,6 +23,7 @@ COMMANDS = {
     "import": ("bridge.cli.convert", "turn a Standard MIDI File (.mid) into a song file (.yaml)"),
     "export": ("bridge.cli.convert", "write a song file (.yaml) as a Standard MIDI File (.mid)"),
     "presets": ("bridge.cli.presets", "list, show and save presets: synths, effect chains, track templates"),
+    "plugins": ("bridge.cli.plugins", "scan VST3 plugins (blocklisting any that crash or hang), list, info"),
 }
 
 
