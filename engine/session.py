@@ -96,6 +96,7 @@ class Session:
     title: str = ""
     key: str = ""  # e.g. "C major", "F# minor" ("" when not given)
     sections: list[Section] = field(default_factory=list)  # in order of start
+    warnings: list[str] = field(default_factory=list)  # e.g. plugin slots bypassed because they failed
 
     def end_beats(self) -> float:
         if self.length_beats is not None:

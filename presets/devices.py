@@ -6,12 +6,13 @@ adding a row to :data:`INSTRUMENTS` or :data:`EFFECTS`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.processor import Processor
 
-__all__ = ["EFFECTS", "INSTRUMENTS", "build_device", "note_number"]
+__all__ = ["EFFECTS", "INSTRUMENTS", "PLUGIN_OPTIONS", "build_device", "note_number"]
 
 
 def _synth(options: Mapping[str, Any]) -> Processor:
@@ -53,6 +54,59 @@ def _lazy(module: str, cls: str) -> Callable[[Mapping[str, Any]], Processor]:
     return make
 
 
+PLUGIN_OPTIONS = ("path", "plugin_name", "mono_mode", "state")
+PLUGIN_TRIAL_TIMEOUT_S = 20.0  # a plugin that hangs while loading is given up after this
+
+
+def _plugin(options: Mapping[str, Any]) -> Processor:
+    """A VST3 plugin, or a bypassed slot saying why it could not be loaded (the session plays on)."""
+    import base64
+    import binascii
+
+    from dsp.plugins import MONO_MODES, FailedPlugin, load_or_fail
+
+    path = options.get("path")
+    if not isinstance(path, str) or not path:
+        raise ValueError("a plugin needs its path (the .vst3 bundle)")
+    name = options.get("plugin_name")
+    if name is not None and not isinstance(name, str):
+        raise ValueError(f"plugin_name must be text, got {name!r:.40}")
+    mode = options.get("mono_mode", "dual_mono")
+    if mode not in MONO_MODES:
+        raise ValueError(f"mono_mode must be one of {', '.join(MONO_MODES)}, got {mode!r:.40}")
+    state = None
+    if "state" in options:
+        try:
+            state = base64.b64decode(str(options["state"]), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("state must be the plugin's state in base64") from None
+    blocked = _blocked_reason(path)
+    if blocked is not None:
+        return FailedPlugin(path, blocked, plugin_name=name, state=state)
+    return load_or_fail(
+        path, plugin_name=name, mono_mode=mode, state=state, trial_timeout_s=PLUGIN_TRIAL_TIMEOUT_S
+    )
+
+
+def _blocked_reason(path: str) -> str | None:
+    """Why the plugin scan blocklisted this bundle, if it did (the scan cache is read, never written)."""
+    try:
+        from dsp.plugins.scan import list_blocked
+
+        for b in list_blocked():
+            if os.path.realpath(b.path) == os.path.realpath(path):
+                return f"blocklisted by the plugin scan: {b.reason}"
+    except Exception:  # no scan yet, or an unreadable cache: load it (the trial load still guards)
+        return None
+    return None
+
+
+def _builtin_table() -> dict[str, tuple[Callable[[Mapping[str, Any]], Processor], tuple[str, ...]]]:
+    from dsp.plugins.builtin import BUILTIN_EFFECTS
+
+    return BUILTIN_EFFECTS
+
+
 # type name -> (factory taking the entry's options, allowed option names besides type/params)
 INSTRUMENTS: dict[str, tuple[Callable[[Mapping[str, Any]], Processor], tuple[str, ...]]] = {
     "synth": (_synth, ("max_voices", "preset")),
@@ -73,19 +127,24 @@ EFFECTS: dict[str, tuple[Callable[[Mapping[str, Any]], Processor], tuple[str, ..
     "flanger": (_lazy("dsp.modulation", "Flanger"), ()),
     "phaser": (_lazy("dsp.modulation", "Phaser"), ()),
     "reverb": (_lazy("dsp.reverb", "Reverb"), ()),
+    "plugin": (_plugin, PLUGIN_OPTIONS),
     "loudness_meter": (_lazy("dsp.meters", "LoudnessMeter"), ()),
     "peak_rms_meter": (_lazy("dsp.meters", "PeakRmsMeter"), ()),
 }
 
 
 def build_device(entry: Mapping[str, Any], kind: str) -> Processor:
-    """Build an instrument (``kind="instrument"``) or effect from its entry; ValueError names the problem."""
+    """Build an instrument (``kind="instrument"``) or effect from its entry; ValueError names the problem.
+    A plugin that fails to load gives a bypassed :class:`dsp.plugins.FailedPlugin` slot, not an error."""
     table = INSTRUMENTS if kind == "instrument" else EFFECTS
+    dtype_any = entry.get("type") if isinstance(entry, Mapping) else None
+    if kind != "instrument" and isinstance(dtype_any, str) and dtype_any.startswith("pb_"):
+        table = {**EFFECTS, **_builtin_table()}  # pedalboard's effects, imported when a song uses one
     if not isinstance(entry, Mapping):
         raise ValueError(f"a device is a mapping with a 'type', got {type(entry).__name__}")
     dtype = entry.get("type")
     if not isinstance(dtype, str) or dtype not in table:
-        known = ", ".join(sorted(table))
+        known = ", ".join(sorted(table) + ([] if kind == "instrument" else ["pb_* (pedalboard's effects)"]))
         raise ValueError(f"unknown {kind} type {dtype!r:.40} (known: {known})")
     factory, options = table[dtype]
     for key in entry:
@@ -95,6 +154,8 @@ def build_device(entry: Mapping[str, Any], kind: str) -> Processor:
     params = entry.get("params", {}) or {}
     if not isinstance(params, Mapping):
         raise ValueError(f"params must be a mapping of name: value, got {type(params).__name__}")
+    if getattr(proc, "bypassed", False):
+        return proc  # a failed plugin: its parameters cannot be checked; the slot keeps them unapplied
     for name, value in params.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"parameter {name!r} must be a number, got {value!r:.40}")

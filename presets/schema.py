@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dsp.plugins.builtin import BUILTIN_PARAMS, BUILTINS
 from presets.devices import EFFECTS, INSTRUMENTS
 from presets.migrations import SCHEMA_VERSION
 from presets.song import KEY_MODES, METADATA_FIELDS
@@ -54,6 +55,30 @@ def _device(type_name: str, factory: Any, options: tuple[str, ...]) -> dict[str,
         else:
             props[option] = {}
     return _obj(props, ("type",))
+
+
+def _builtin(type_name: str) -> dict[str, Any]:
+    """A pedalboard effect (``pb_*``), from its parameter table (no need to build one)."""
+    params = {p.name: _num(p.min_value, p.max_value) for p in BUILTIN_PARAMS[BUILTINS[type_name]]}
+    props: dict[str, Any] = {"type": {"const": type_name}, "params": _obj(params)}
+    if type_name == "pb_convolution":
+        props["impulse_response"] = {"type": "string", "minLength": 1}
+    return _obj(props, ("type",))
+
+
+def _plugin() -> dict[str, Any]:
+    """A VST3 plugin: its parameters are the plugin's own, so only their shape is checked here."""
+    return _obj(
+        {
+            "type": {"const": "plugin"},
+            "path": {"type": "string", "minLength": 1},
+            "plugin_name": {"type": "string"},
+            "mono_mode": {"enum": ["dual_mono", "downmix"]},
+            "state": {"type": "string", "contentEncoding": "base64"},
+            "params": {"type": "object", "additionalProperties": {"type": "number"}},
+        },
+        ("type", "path"),
+    )
 
 
 def _automation() -> dict[str, Any]:
@@ -127,7 +152,9 @@ def _audio_clip() -> dict[str, Any]:
 def song_json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a song file of the current schema version."""
     instruments = [_device(name, f, opts) for name, (f, opts) in sorted(INSTRUMENTS.items())]
-    effects = [_device(name, f, opts) for name, (f, opts) in sorted(EFFECTS.items())]
+    effects = [_device(name, f, opts) for name, (f, opts) in sorted(EFFECTS.items()) if name != "plugin"]
+    effects += [_builtin(name) for name in sorted(BUILTINS)]
+    effects.append(_plugin())
     chain = _obj({"chain": {"type": "string", "minLength": 1}}, ("chain",))  # an effect-chain preset
     inserts = {"type": "array", "items": {"oneOf": [{"$ref": "#/$defs/effect"}, chain]}}
     mixer = {"volume_db": _num(-96, 12), "pan": _num(-1, 1), "mute": {"type": "boolean"}}

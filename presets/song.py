@@ -1,9 +1,11 @@
-"""Song files (YAML, ``schema_version: 1``): load and check them, with errors that point at the line.
+"""Song files (YAML, ``schema_version`` 2): load and check them, with errors that point at the line.
 
 :func:`load_song` reads a file and returns an :class:`engine.session.Session`; every problem raises
 :class:`presets.errors.SongFileError` naming the file, line, column and field, e.g.
 ``song.yaml:14:21: tracks[0].clips[0].notes[2].velocity: must be in 1..127, got 200``.
-The format is described in ``docs/song-format.md``; the song-file issue extends it.
+The format is described in ``docs/song-format.md``. Files of earlier versions are migrated as they load
+(:mod:`presets.migrations`). A plugin that cannot be loaded becomes a bypassed slot and a line in
+``Session.warnings``; the song still loads.
 """
 
 from __future__ import annotations
@@ -19,15 +21,22 @@ from engine.errors import SessionError
 from engine.mixer import ChannelStrip
 from engine.params import AutomationLane, Breakpoint
 from engine.processor import Processor
-from engine.session import MASTER, BusSpec, Section, SendSpec, Session, TrackSpec, automation_target
-from engine.tempo import TempoMap, TempoPoint, TimeSignature
+from engine.session import MASTER, BusSpec, SendSpec, Session, TrackSpec, automation_target
 from presets.checker import Checker, show
 from presets.checker import kind as kind_of
-from presets.devices import build_device
 from presets.errors import SongFileError
 from presets.marked import MarkedDict, MarkedList, load_marked
 from presets.migrations import SCHEMA_VERSION, migrate
 from presets.song_clips import parse_audio_clips, parse_clip
+from presets.song_devices import device, failed_plugins, parse_inserts, with_template
+from presets.song_header import (
+    KEY_MODES,
+    METADATA_FIELDS,
+    parse_key,
+    parse_metadata,
+    parse_sections,
+    parse_tempo_map,
+)
 
 __all__ = ["KEY_MODES", "METADATA_FIELDS", "SCHEMA_VERSION", "V2_FIELDS", "load_song", "parse_song"]
 
@@ -44,8 +53,6 @@ V2_FIELDS = (
     "buses",
     "master",
 )
-METADATA_FIELDS = ("title", "artist", "album", "genre", "comment", "created", "modified")
-KEY_MODES = ("major", "minor", "dorian", "phrygian", "lydian", "mixolydian", "locrian")
 MAX_SONG_BYTES = 64 * 1024 * 1024
 
 
@@ -81,11 +88,11 @@ def parse_song(text: str, file: str = "<song>") -> Session:
     doc = migrate(doc, c)
     c.keys(doc, V2_FIELDS, "")
     session = Session(
-        title=_metadata(c, doc).get("title", ""),
-        key=_key(c, doc),
+        title=parse_metadata(c, doc).get("title", ""),
+        key=parse_key(c, doc),
     )
-    session.tempo_map = _tempo_map(c, doc)
-    session.sections = _sections(c, doc)
+    session.tempo_map = parse_tempo_map(c, doc)
+    session.sections = parse_sections(c, doc)
     buses = c.sequence(doc, "buses", "buses") if "buses" in doc else MarkedList()
     for i, _ in enumerate(buses):
         session.buses.append(_bus(c, buses, i))
@@ -109,7 +116,7 @@ def parse_song(text: str, file: str = "<song>") -> Session:
         m = c.mapping(doc, "master", "master")
         c.keys(m, ("volume_db", "inserts", "automation"), "master")
         session.master_volume_db = c.number(m, "volume_db", "master.volume_db", -96, 12, 0.0)
-        session.master_inserts = _inserts(c, m, "master")
+        session.master_inserts = parse_inserts(c, m, "master")
         session.master_automation = _automation(c, m, "master")
         _check_automation(c, m, "master", session.master_automation, None, session.master_inserts)
     names: dict[str, str] = {}
@@ -134,127 +141,10 @@ def parse_song(text: str, file: str = "<song>") -> Session:
                 if s.bus not in bus_names:
                     sends = seq[i]["sends"]
                     raise c.fail(sends[k], "bus", f"{kind}[{i}].sends[{k}].bus", f"no bus named {s.bus!r}")
+    inserts = [p for t in session.tracks for p in t.inserts] + [p for b in session.buses for p in b.inserts]
+    inserts += session.master_inserts
+    session.warnings = failed_plugins(inserts)
     return session
-
-
-def _metadata(c: Checker, doc: MarkedDict) -> dict[str, str]:
-    if "metadata" not in doc:
-        return {}
-    m = c.mapping(doc, "metadata", "metadata")
-    c.keys(m, METADATA_FIELDS, "metadata")
-    out = {}
-    for k in m:
-        v = m[k]
-        if not isinstance(v, (str, int, float)) or isinstance(v, bool):
-            raise c.fail(m, k, f"metadata.{k}", f"must be text, got {show(v)}")
-        out[str(k)] = str(v)
-    return out
-
-
-def _key(c: Checker, doc: MarkedDict) -> str:
-    """``key: "Eb major"``: a tonic (A..G with # or b) and a mode; kept as written, checked."""
-    if "key" not in doc:
-        return ""
-    text = c.text(doc, "key", "key")
-    parts = text.split()
-    if len(parts) != 2 or parts[1].lower() not in KEY_MODES:
-        raise c.fail(
-            doc, "key", "key", f"must be a tonic and a mode like 'Eb major' or 'F# minor', got {show(text)}"
-        )
-    tonic = parts[0]
-    if not (tonic[:1].upper() in "ABCDEFG" and tonic[1:] in ("", "#", "b")):
-        raise c.fail(doc, "key", "key", f"tonic must be A..G with an optional # or b, got {show(tonic)}")
-    return f"{tonic[0].upper()}{tonic[1:]} {parts[1].lower()}"
-
-
-def _sections(c: Checker, doc: MarkedDict) -> list[Section]:
-    if "sections" not in doc:
-        return []
-    seq = c.sequence(doc, "sections", "sections")
-    out: list[Section] = []
-    for i, _ in enumerate(seq):
-        w = f"sections[{i}]"
-        e = c.mapping(seq, i, w)
-        c.keys(e, ("name", "beat"), w)
-        name = c.text(e, "name", f"{w}.name")
-        beat = c.number(e, "beat", f"{w}.beat", 0, 1e6)
-        if out and beat <= out[-1].start_beats:
-            raise c.fail(
-                e, "beat", f"{w}.beat", f"must be after the previous section's beat {out[-1].start_beats:g}"
-            )
-        out.append(Section(name, beat))
-    return out
-
-
-def _tempo_map(c: Checker, doc: MarkedDict) -> TempoMap:
-    if "tempo" in doc and "tempo_map" in doc:
-        raise c.fail(doc, "tempo_map", "tempo_map", "give either tempo or tempo_map, not both")
-    points: list[TempoPoint] = []
-    if "tempo_map" in doc:
-        seq = c.sequence(doc, "tempo_map", "tempo_map")
-        for i, _ in enumerate(seq):
-            w = f"tempo_map[{i}]"
-            e = c.mapping(seq, i, w)
-            c.keys(e, ("beat", "bpm", "ramp"), w)
-            beat = c.number(e, "beat", f"{w}.beat", 0, 1e6)
-            if points and beat <= points[-1].beat:
-                raise c.fail(
-                    e, "beat", f"{w}.beat", f"must come after the previous point's beat {points[-1].beat:g}"
-                )
-            bpm = c.number(e, "bpm", f"{w}.bpm", 1, 999)
-            ramp = e.get("ramp", "step")
-            if ramp not in ("step", "linear"):
-                raise c.fail(e, "ramp", f"{w}.ramp", f"must be step or linear, got {show(ramp)}")
-            if ramp == "linear" and i == len(seq) - 1:
-                raise c.fail(e, "ramp", f"{w}.ramp", "the last point has no next point to ramp to")
-            points.append(c.wrap(e, None, w, TempoPoint, beat, bpm, ramp))
-    bpm = c.number(doc, "tempo", "tempo", 1, 999, 120.0)
-    sigs: list[TimeSignature] = []
-    if "time_signatures" in doc:
-        seq = c.sequence(doc, "time_signatures", "time_signatures")
-        for i, _ in enumerate(seq):
-            w = f"time_signatures[{i}]"
-            e = c.mapping(seq, i, w)
-            c.keys(e, ("bar", "numerator", "denominator"), w)
-            bar = c.integer(e, "bar", f"{w}.bar", 0, 100000)
-            if i == 0 and bar != 0:
-                raise c.fail(e, "bar", f"{w}.bar", f"the first time signature must be at bar 0, got {bar}")
-            if sigs and bar <= sigs[-1].bar:
-                raise c.fail(
-                    e, "bar", f"{w}.bar", f"must come after the previous signature's bar {sigs[-1].bar}"
-                )
-            num = c.integer(e, "numerator", f"{w}.numerator", 1, 64)
-            den = c.integer(e, "denominator", f"{w}.denominator", 1, 64)
-            if den & (den - 1):
-                raise c.fail(e, "denominator", f"{w}.denominator", f"must be a power of two, got {den}")
-            sigs.append(c.wrap(e, None, w, TimeSignature, bar, num, den))
-    # everything is checked point by point above; what is left for TempoMap is consistent
-    place_of = "tempo_map" if points else "time_signatures" if sigs else None
-    return c.wrap(doc, place_of, place_of or "tempo", TempoMap, points, sigs, bpm)
-
-
-def _inserts(c: Checker, d: MarkedDict, where: str) -> list:
-    if "inserts" not in d:
-        return []
-    seq = c.sequence(d, "inserts", f"{where}.inserts")
-    out = []
-    for i, entry in enumerate(seq):
-        w = f"{where}.inserts[{i}]"
-        c.mapping(seq, i, w)
-        if "chain" in entry:
-            # a chain preset: its effects take this place in order (automation counts them as fxK too)
-            c.keys(entry, ("chain",), w)
-            name = c.text(entry, "chain", f"{w}.chain")
-            out += c.wrap(entry, "chain", f"{w}.chain", _chain_preset, name)
-            continue
-        out.append(c.wrap(seq, i, w, build_device, entry, "effect"))
-    return out
-
-
-def _chain_preset(name: str) -> list[Processor]:
-    from presets.library import build_chain, find_preset, load_preset_data
-
-    return build_chain(load_preset_data("chain", name), str(find_preset("chain", name)))
 
 
 def _automation(c: Checker, d: MarkedDict, where: str) -> dict[str, AutomationLane]:
@@ -339,7 +229,7 @@ def _bus(c: Checker, seq: MarkedList, i: int) -> BusSpec:
     c.keys(d, ("name", "inserts", "volume_db", "pan", "mute", "output", "automation"), w)
     bus = BusSpec(
         name=_name(c, d, w),
-        inserts=_inserts(c, d, w),
+        inserts=parse_inserts(c, d, w),
         volume_db=c.number(d, "volume_db", f"{w}.volume_db", -96, 12, 0.0),
         pan=c.number(d, "pan", f"{w}.pan", -1, 1, 0.0),
         mute=c.boolean(d, "mute", f"{w}.mute"),
@@ -348,40 +238,6 @@ def _bus(c: Checker, seq: MarkedList, i: int) -> BusSpec:
     )
     _check_automation(c, d, w, bus.automation, None, bus.inserts)
     return bus
-
-
-def _with_template(c: Checker, d: MarkedDict, w: str) -> MarkedDict:
-    """The track's fields over those of its template (a track preset): instrument, inserts, volume, pan."""
-    from presets.library import load_preset_data
-
-    name = c.text(d, "template", f"{w}.template")
-    data = c.wrap(d, "template", f"{w}.template", load_preset_data, "track", name)
-    out = MarkedDict(d)
-    out.mark = d.mark
-    out.key_marks = dict(d.key_marks)
-    out.name_marks = dict(d.name_marks)
-    for key in ("instrument", "inserts", "volume_db", "pan"):
-        if key in data and key not in d:
-            # values from the template: an error in them points at the template field of the track
-            out[key] = _marked(data[key], d.key_marks["template"])
-            out.key_marks[key] = out.name_marks[key] = d.key_marks["template"]
-    return out
-
-
-def _marked(value: Any, mark: tuple[int, int]) -> Any:
-    """Plain YAML data as marked values, every mark set to ``mark``."""
-    if isinstance(value, dict):
-        m = MarkedDict({k: _marked(v, mark) for k, v in value.items()})
-        m.mark = mark
-        m.key_marks = dict.fromkeys(value, mark)
-        m.name_marks = dict.fromkeys(value, mark)
-        return m
-    if isinstance(value, list):
-        lst = MarkedList(_marked(v, mark) for v in value)
-        lst.mark = mark
-        lst.item_marks = [mark] * len(value)
-        return lst
-    return value
 
 
 def _track(c: Checker, seq: MarkedList, i: int) -> TrackSpec:
@@ -408,7 +264,7 @@ def _track(c: Checker, seq: MarkedList, i: int) -> TrackSpec:
     )
     name = _name(c, d, w)
     if "template" in d:
-        d = _with_template(c, d, w)
+        d = with_template(c, d, w)
     if "audio_clips" in d:
         for key in ("instrument", "clips"):
             if key in d:
@@ -420,7 +276,7 @@ def _track(c: Checker, seq: MarkedList, i: int) -> TrackSpec:
         if "instrument" not in d:
             raise c.fail(d, None, f"{w}.instrument", "is required (or audio_clips for an audio track)")
         c.mapping(d, "instrument", f"{w}.instrument")
-        instrument = c.wrap(d, "instrument", f"{w}.instrument", build_device, d["instrument"], "instrument")
+        instrument = device(c, d, "instrument", f"{w}.instrument", "instrument")
     clips = []
     if "clips" in d:
         cseq = c.sequence(d, "clips", f"{w}.clips")
@@ -430,7 +286,7 @@ def _track(c: Checker, seq: MarkedList, i: int) -> TrackSpec:
         name=name,
         instrument=instrument,
         clips=clips,
-        inserts=_inserts(c, d, w),
+        inserts=parse_inserts(c, d, w),
         volume_db=c.number(d, "volume_db", f"{w}.volume_db", -96, 12, 0.0),
         pan=c.number(d, "pan", f"{w}.pan", -1, 1, 0.0),
         mute=c.boolean(d, "mute", f"{w}.mute"),

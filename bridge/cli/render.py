@@ -172,6 +172,8 @@ def run(args: argparse.Namespace) -> int:
         check_writable(plot, "plot")
     tail = parse_tail(args.tail)
     session = _load(song)
+    for warning in session.warnings:  # e.g. a plugin that failed to load: its slot is bypassed
+        print(f"strum render: warning: {warning}", file=sys.stderr)
 
     from engine.errors import EngineError
     from engine.memory import release_compiler_pages

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -19,6 +21,7 @@ from presets.devices import EFFECTS, INSTRUMENTS
 
 SR = 48000
 FRAMES = 12000
+HOSTED_PLUGIN = "/usr/lib/vst3/ZamCompX2.vst3"
 # sources that songs do not name directly (modulation and test signals) keep the same contract
 SOURCES = {"oscillator": ("dsp.oscillators", "Oscillator"), "lfo": ("dsp.lfo", "LFO")}
 DEVICES = (
@@ -35,6 +38,14 @@ def make(kind: str, name: str) -> Processor:
         module, cls = SOURCES[name]
         proc: Processor = getattr(importlib.import_module(module), cls)()
         return proc
+    if name == "plugin":
+        # songs name a VST3 by its path: the contract covers a real hosted one (Debian's zam-plugins)
+        if not os.path.isdir(HOSTED_PLUGIN):
+            pytest.skip(f"{HOSTED_PLUGIN} is not installed (Debian package zam-plugins)")
+        from dsp.plugins import load_plugin_processor
+
+        plugin: Processor = load_plugin_processor(HOSTED_PLUGIN)
+        return plugin
     table = EFFECTS if kind == "effect" else INSTRUMENTS
     return table[name][0]({"type": name})
 
@@ -105,6 +116,11 @@ def test_reset_gives_identical_output_twice(kind, name):
 @pytest.mark.parametrize("automate", [False, True], ids=["still", "automated"])
 @pytest.mark.parametrize(("kind", "name"), DEVICES)
 def test_output_does_not_depend_on_the_block_size(kind, name, automate):
+    if name == "plugin" and automate:
+        pytest.skip(
+            "a hosted plugin takes parameter changes once per process call (every 32 samples and at block"
+            " ends); how it ramps between them is its own, so automated output depends on call boundaries"
+        )
     _, ref = drive(kind, name, 32, automate)
     for block in (64, 1000, 4096):
         _, out = drive(kind, name, block, automate)
