@@ -20,6 +20,10 @@ BENCHMARKS = {
         "bench.effect_chain",
         "compressor, chorus, reverb, delay at 128-sample blocks vs pedalboard",
     ),
+    "plugin_host": (
+        "bench.plugin_host",
+        "ZamCompX2 (VST3) hosted at 64- and 128-sample blocks vs pedalboard calling it directly",
+    ),
     "startup": ("bench.startup", "`strum --help` start-up time and what it imports"),
     "render_memory": ("bench.render_memory", "peak resident memory of a render process"),
 }

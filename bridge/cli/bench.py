@@ -6,7 +6,7 @@ import argparse
 
 __all__ = ["add_arguments", "run"]
 
-NAMES = ("plan_overhead", "synth_voices", "effect_chain", "startup", "render_memory", "all")
+NAMES = ("plan_overhead", "synth_voices", "effect_chain", "plugin_host", "startup", "render_memory", "all")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
