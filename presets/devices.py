@@ -54,7 +54,7 @@ def _lazy(module: str, cls: str) -> Callable[[Mapping[str, Any]], Processor]:
     return make
 
 
-PLUGIN_OPTIONS = ("path", "plugin_name", "mono_mode", "state")
+PLUGIN_OPTIONS = ("path", "plugin_name", "mono_mode", "state", "vstpreset")
 PLUGIN_TRIAL_TIMEOUT_S = 20.0  # a plugin that hangs while loading is given up after this
 
 
@@ -83,9 +83,15 @@ def _plugin(options: Mapping[str, Any]) -> Processor:
     blocked = _blocked_reason(path)
     if blocked is not None:
         return FailedPlugin(path, blocked, plugin_name=name, state=state)
-    return load_or_fail(
+    proc = load_or_fail(
         path, plugin_name=name, mono_mode=mode, state=state, trial_timeout_s=PLUGIN_TRIAL_TIMEOUT_S
     )
+    preset = options.get("vstpreset")
+    if preset is not None and not isinstance(proc, FailedPlugin):
+        if not isinstance(preset, str) or not preset:
+            raise ValueError("vstpreset must be the path of a .vstpreset file")
+        proc.load_vstpreset(preset)  # a bad or foreign preset file is an error that names it
+    return proc
 
 
 def _blocked_reason(path: str) -> str | None:

@@ -75,6 +75,7 @@ def _plugin() -> dict[str, Any]:
             "plugin_name": {"type": "string"},
             "mono_mode": {"enum": ["dual_mono", "downmix"]},
             "state": {"type": "string", "contentEncoding": "base64"},
+            "vstpreset": {"type": "string", "minLength": 1},
             "params": {"type": "object", "additionalProperties": {"type": "number"}},
         },
         ("type", "path"),

@@ -21,8 +21,9 @@ def device(c: Checker, container: Any, key: Any, where: str, kind: str) -> Proce
     """Build the instrument or effect entry ``container[key]`` (a plugin path taken relative to the song)."""
     entry = container[key]
     if isinstance(entry, dict) and entry.get("type") == "plugin" and isinstance(entry.get("path"), str):
-        path = (c.base_dir / entry["path"]).as_posix()
-        entry = {**entry, "path": path}
+        entry = {**entry, "path": (c.base_dir / entry["path"]).as_posix()}
+        if isinstance(entry.get("vstpreset"), str):
+            entry["vstpreset"] = (c.base_dir / entry["vstpreset"]).as_posix()
     return c.wrap(container, key, where, build_device, entry, kind)
 
 

@@ -123,3 +123,23 @@ def test_render_warns_about_a_bypassed_plugin_and_still_writes_the_file(tmp_path
     assert out.returncode == 0, out.stderr
     assert "warning:" in out.stderr and "Gone.vst3" in out.stderr and "bypassed" in out.stderr
     assert (tmp_path / "out.wav").stat().st_size > 1000
+
+
+def test_a_vstpreset_next_to_the_song_sets_the_plugin_and_a_bad_one_is_named(tmp_path):
+    import pedalboard
+
+    source = pedalboard.load_plugin(COMP)
+    source.threshold_db, source.ratio = -30.0, 8.0
+    source.process(np.zeros((2, 64), np.float32), 48000, reset=False)  # VST3 takes values into its state here
+    (tmp_path / "squash.vstpreset").write_bytes(source.preset_data)
+    (tmp_path / "junk.vstpreset").write_bytes(b"junk" * 40)
+    path = tmp_path / "song.yaml"
+    path.write_text(
+        song(f"{{type: plugin, path: {COMP}, vstpreset: squash.vstpreset, params: {{ratio: 2}}}}")
+    )
+    plug = load_song(path).tracks[0].inserts[0]
+    assert (plug.param("threshold_db").value, plug.param("ratio").value) == (-30.0, 2.0)  # params win
+    path.write_text(song(f"{{type: plugin, path: {COMP}, vstpreset: junk.vstpreset}}"))
+    with pytest.raises(SongFileError) as err:
+        load_song(path)
+    assert "junk.vstpreset" in str(err.value) and err.value.where == "tracks[0].inserts[0]"
