@@ -5,7 +5,9 @@ instance of a plugin (two for dual mono) and to read it back. :func:`external_bi
 VST3/AU plugin from pedalboard's parameter table; :mod:`dsp.plugins.builtin` builds them for pedalboard's
 own effects (:class:`AttrBinding`). A :class:`ParamDriver` runs them on the audio side: a still parameter
 is written once when its value changes, a moving one (automated, or ramping after a set) at the start of
-every sub-block (see :data:`dsp.plugins.host.AUTOMATION_GRANULARITY`).
+every sub-block (see :data:`dsp.plugins.host.AUTOMATION_GRANULARITY`). The parameters of one plugin are
+:class:`engine.params.WatchedParameter` s sharing one flag (``Binding.watch``), raised by a set or an
+automation lane, so the driver skips them all in a block where none was touched and none moves.
 
 Which VST3 parameters become engine parameters (:data:`SKIP_REASONS` gives the wording):
 
@@ -31,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.params import Parameter
+from engine.params import Parameter, WatchedParameter, Watcher, WatchFlag
 from engine.processor import BlockContext
 
 __all__ = [
@@ -57,14 +59,17 @@ SKIP_REASONS = {
 
 class Binding:
     """One engine parameter and how it reaches the plugin instances. ``last`` is the value written last
-    (NaN: none yet), so a value is written only when it changes."""
+    (NaN: none yet), so a value is written only when it changes. ``watch`` is the flag ``param`` raises
+    when it is set or automated (``param`` is a :class:`engine.params.WatchedParameter` of it), or None
+    for a plain :class:`engine.params.Parameter`, which the driver then looks at every block."""
 
-    __slots__ = ("choices", "last", "param")
+    __slots__ = ("choices", "last", "param", "watch")
 
-    def __init__(self, param: Parameter, choices: Sequence[str] = ()) -> None:
+    def __init__(self, param: Parameter, choices: Sequence[str] = (), watch: Watcher | None = None) -> None:
         self.param = param
         self.choices = tuple(choices)
         self.last = math.nan
+        self.watch = watch
 
     def refresh(self, instances: Sequence[Any]) -> None:
         """Look up the plugin's parameter objects again (after an instance was created or reloaded)."""
@@ -94,8 +99,9 @@ class AttrBinding(Binding):
         to_plugin: Callable[[float], Any] = float,
         to_value: Callable[[Any], float] = float,
         choices: Sequence[str] = (),
+        watch: Watcher | None = None,
     ) -> None:
-        super().__init__(param, choices)
+        super().__init__(param, choices, watch)
         self._attr = attr
         self._to_plugin = to_plugin
         self._to_value = to_value
@@ -119,8 +125,15 @@ class ExternalBinding(Binding):
 
     __slots__ = ("_cpp", "_map", "cpp_name")
 
-    def __init__(self, param: Parameter, cpp_name: str, mapping: _Curve | _Steps, choices=()) -> None:
-        super().__init__(param, choices)
+    def __init__(
+        self,
+        param: Parameter,
+        cpp_name: str,
+        mapping: _Curve | _Steps,
+        choices: Sequence[str] = (),
+        watch: Watcher | None = None,
+    ) -> None:
+        super().__init__(param, choices, watch)
         self.cpp_name = cpp_name
         self._map = mapping
         self._cpp: list[Any] = []
@@ -201,8 +214,9 @@ def _step_raws(ranges: list[tuple[float, float]]) -> list[float]:
     return out
 
 
-def _binding_for(name: str, w: Any) -> ExternalBinding | str:
-    """The binding of one pedalboard parameter wrapper, or the key of the reason to skip it."""
+def _binding_for(name: str, w: Any, watch: Watcher) -> ExternalBinding | str:
+    """The binding of one pedalboard parameter wrapper (its parameter raising ``watch``), or the key of the
+    reason to skip it."""
     if not w.is_automatable:
         return "automation"
     if name in PROGRAM_PARAMETERS:
@@ -246,17 +260,18 @@ def _binding_for(name: str, w: Any) -> ExternalBinding | str:
         unit = unit if numeric else ""
         stepped = True
     default = min(hi_v, max(lo_v, mapping.to_value(float(w.default_raw_value))))
-    param = Parameter(name, lo_v, hi_v, default, unit, stepped=stepped)
-    return ExternalBinding(param, str(w.name), mapping, choices)
+    param = WatchedParameter(watch, name, lo_v, hi_v, default, unit, stepped=stepped)
+    return ExternalBinding(param, str(w.name), mapping, choices, watch)
 
 
 def external_bindings(plugin: Any) -> tuple[list[ExternalBinding], dict[str, str]]:
     """Bindings for a loaded VST3/AU plugin's parameters, each at the plugin's current value, and the
-    parameters left out with the reason (module docstring)."""
+    parameters left out with the reason (module docstring). The parameters share one watch flag."""
     bindings: list[ExternalBinding] = []
     skipped: dict[str, str] = {}
+    watch = WatchFlag()
     for name, w in plugin.parameters.items():
-        made = _binding_for(name, w)
+        made = _binding_for(name, w, watch)
         if isinstance(made, str):
             skipped[name] = SKIP_REASONS[made]
             continue
@@ -269,24 +284,60 @@ def external_bindings(plugin: Any) -> tuple[list[ExternalBinding], dict[str, str
     return bindings, skipped
 
 
+class _Unwatched:
+    """The flag of bindings that share none (a plain Parameter, or parameters raising different flags):
+    always up, so the driver looks at every parameter every block."""
+
+    __slots__ = ()
+
+    @property
+    def touched(self) -> bool:
+        return True
+
+    @touched.setter
+    def touched(self, value: bool) -> None:
+        pass
+
+
 class ParamDriver:
     """Audio side: per block, :meth:`begin_block` writes still parameters whose value changed and returns
     whether any parameter moves in this block; then :meth:`apply_at` writes the moving ones' values at a
-    sub-block start. Nothing is allocated (the lists are sized once)."""
+    sub-block start. Nothing is allocated (the lists are sized once).
+
+    ``watch`` is the flag all the parameters raise when set or automated (``Binding.watch``). A block that
+    finds every parameter still (no automation, no ramp under way) lowers it, and later blocks return at
+    once until a parameter raises it again: every value was written then, so looking would write nothing.
+    A block in which a parameter moves, or has a lane, keeps it up. :meth:`touch` raises it (reset,
+    prepare)."""
 
     def __init__(self, bindings: Sequence[Binding]) -> None:
         self.bindings = list(bindings)
         self._moving: list[Binding] = list(self.bindings)
         self._values: list[np.ndarray] = [np.zeros(1)] * len(self.bindings)
         self.n_moving = 0
+        shared: Watcher | None = self.bindings[0].watch if self.bindings else WatchFlag()
+        if shared is None or any(b.watch is not shared for b in self.bindings):
+            shared = _Unwatched()
+        self.watch: Watcher = shared
+        self.touch()
+
+    def touch(self) -> None:
+        """Have the next :meth:`begin_block` look at every parameter."""
+        self.watch.touched = True
 
     def begin_block(self, ctx: BlockContext) -> bool:
+        watch = self.watch
+        if not watch.touched:
+            return False  # n_moving is 0: the block that lowered the flag found nothing moving
+        watch.touched = False  # lowered first, so that a set made while this runs raises it again
+        still = True
         m = 0
         for b in self.bindings:
             p = b.param
             if p.automation is None and p.current == p.value:
                 v = p.value  # settled: the common case, kept cheap
             else:
+                still = False  # moving, or ending a ramp (the next block writes where it ends)
                 arr = p.render(ctx)
                 if not p.is_constant:
                     self._moving[m] = b
@@ -298,6 +349,8 @@ class ParamDriver:
                 b.write(v)
                 b.last = v
         self.n_moving = m
+        if not still:
+            watch.touched = True
         return m > 0
 
     def apply_at(self, offset: int) -> None:

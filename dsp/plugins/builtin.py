@@ -24,7 +24,7 @@ from typing import Any
 from dsp.plugins.bindings import AttrBinding
 from dsp.plugins.effect import PluginProcessor
 from dsp.plugins.host import PluginError, PluginIdentity
-from engine.params import Parameter
+from engine.params import WatchedParameter, WatchFlag
 from engine.processor import Processor
 
 __all__ = [
@@ -135,7 +135,8 @@ def _ladder_mode(value: float) -> Any:
 
 
 def builtin_bindings(plugin: Any) -> list[AttrBinding]:
-    """Bindings for a pedalboard built-in effect, each parameter at the object's current value."""
+    """Bindings for a pedalboard built-in effect, each parameter at the object's current value; the
+    parameters share one watch flag (:class:`dsp.plugins.bindings.ParamDriver`)."""
     cls = type(plugin).__name__
     if cls in CANNOT_STREAM:
         raise PluginError(CANNOT_STREAM[cls])
@@ -144,12 +145,14 @@ def builtin_bindings(plugin: Any) -> list[AttrBinding]:
         known = ", ".join(sorted(BUILTIN_PARAMS))
         raise PluginError(f"pedalboard.{cls} has no parameter table here (wrapped built-ins: {known})")
     bindings = []
+    watch = WatchFlag()
     for s in specs:
-        param = Parameter(s.name, s.min_value, s.max_value, s.default, s.unit, stepped=s.stepped)
+        lo, hi = s.min_value, s.max_value
+        param = WatchedParameter(watch, s.name, lo, hi, s.default, s.unit, stepped=s.stepped)
         if s.name == "mode":
-            b = AttrBinding(param, s.name, _ladder_mode, int, s.choices)
+            b = AttrBinding(param, s.name, _ladder_mode, int, s.choices, watch)
         else:
-            b = AttrBinding(param, s.name, choices=s.choices)
+            b = AttrBinding(param, s.name, choices=s.choices, watch=watch)
         b.refresh([plugin])
         param.set(min(s.max_value, max(s.min_value, b.read())))
         param.reset()

@@ -25,6 +25,10 @@ The real-time rule: pedalboard's ``process`` allocates its output array (and a V
 C++ too), so a plugin's ``process`` is NOT allocation-free; for live playback run plugins where an
 allocation per block is tolerable. Everything else here works in buffers allocated by ``prepare``
 (numpy views of them are taken per sub-block).
+
+The common case is kept short: a plugin at the track's width gets the block as it is (pedalboard reads a
+non-contiguous view as it reads a copy, and answers with a new array, so the output may alias the input),
+and while no parameter is touched or moving ``process`` makes that one call and copies its answer out.
 """
 
 from __future__ import annotations
@@ -111,6 +115,8 @@ class PluginProcessor(PluginBase):
         self.channels = channels
         self.mode = mode
         self.plugin_channels = width
+        self._whole = plugin if mode == _DIRECT else None  # the instance run on the block as it is
+        self._watch = self._driver.watch  # raised while a parameter is set, automated or moving
         self._latency = 0
         self._allocate(512)
         if mode == _DUAL:
@@ -137,6 +143,7 @@ class PluginProcessor(PluginBase):
         self._flat = np.zeros(w * self._prime_len, dtype=np.float32)
         self._pair = np.zeros((2, self._prime_len), dtype=np.float32)
         self._queues = [OutputQueue(w, self.latency_samples, self._prime_len) for _ in self.instances]
+        self._queue = self._queues[0]
 
     @property
     def latency_samples(self) -> int:
@@ -176,6 +183,23 @@ class PluginProcessor(PluginBase):
             inst.process(silence, self._rate(), buffer_size=self._prime_len, reset=False)
 
     def process(self, ctx: BlockContext, audio_in, audio_out, events_in, events_out) -> None:
+        inst = self._whole
+        if inst is not None and not self._watch.touched:
+            # at the track's width with nothing to write: the block whole, as _blocks and _emit would run it
+            y = audio_out[0]
+            out = inst.process(audio_in[0], self.sample_rate, buffer_size=self._prime_len, reset=False)
+            queue = self._queue
+            if queue.fill == 0 and out.shape[-1] == y.shape[-1]:
+                np.copyto(y, out)
+            else:
+                queue.push(out)
+                queue.pop_into(y)
+            if ctx.num_segments == 1:  # (its segment starts at sample_pos)
+                self._next_pos = ctx.sample_pos + ctx.frames
+            else:
+                k = ctx.num_segments - 1
+                self._next_pos = int(ctx.seg_start[k] + ctx.seg_frames[k])
+            return
         self._x = audio_in[0]
         self._y = audio_out[0]
         self._blocks(ctx)
@@ -192,12 +216,14 @@ class PluginProcessor(PluginBase):
 
     def _run(self, s: int, e: int) -> None:
         x, y, m = self._x, self._y, e - s
-        buf = self._flat[: self.plugin_channels * m].reshape(self.plugin_channels, m)
         mode = self.mode
         if mode == _DIRECT:
-            np.copyto(buf, x[:, s:e])
-            self._emit(0, buf, y[:, s:e])
-        elif mode == _DUAL:
+            # the view as it is (module docstring); pedalboard reads a (2, 1) or (2, 2) block by the channel
+            # count of its last call that was not square, so every block as channels x samples (prime)
+            self._emit(0, x[:, s:e], y[:, s:e])
+            return
+        buf = self._flat[: self.plugin_channels * m].reshape(self.plugin_channels, m)
+        if mode == _DUAL:
             for c in (0, 1):  # out[0] may alias in[0]; in[1] is read after, untouched
                 np.copyto(buf[0], x[c, s:e])
                 self._emit(c, buf, y[c : c + 1, s:e])

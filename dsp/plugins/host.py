@@ -11,7 +11,9 @@ and at its segment boundaries (loop wraps). Each parameter's value at a grid poi
 plugin before the sub-block from there runs (``reset=False``, so the stream continues) and holds until
 the next grid point, whatever the block size. A lane therefore lands at most 31 samples late (at the
 first grid point at or after the sample it names); in between, the plugin holds the value (and smooths it
-as it likes). Blocks where nothing moves run whole.
+as it likes). Blocks where nothing moves run whole, and once a block has found every parameter still,
+later blocks do not look at the parameters again until one is set or automated (or the processor is
+prepared or reset): see :class:`dsp.plugins.bindings.ParamDriver`.
 
 State: :meth:`PluginBase.get_state` returns bytes that carry the plugin's identity (name, identifier,
 path), the engine values of its parameters and, for VST3/AU, pedalboard's ``raw_state``;
@@ -186,9 +188,14 @@ class PluginBase(Processor):
             p.reset()
 
     # -- the audio side ---------------------------------------------------------------------------------
+    def prepare(self, sample_rate: float, max_block_size: int) -> None:
+        super().prepare(sample_rate, max_block_size)
+        self._driver.touch()
+
     def reset(self) -> None:
         super().reset()
         self._next_pos = -1
+        self._driver.touch()
 
     def _run(self, start: int, end: int) -> None:
         raise NotImplementedError

@@ -153,6 +153,32 @@ def test_a_value_set_reaches_the_plugin_before_the_next_block():
     assert tube.plugin.tone_stack_model == "1969 Twin Reverb AA270"
 
 
+def test_blocks_of_any_size_taken_in_place_give_the_samples_pedalboard_gives():
+    params = {"threshold_db": -30.0, "ratio": 8.0, "attack_ms": 1.0}
+    comp = load_plugin_processor(COMP, params=params)
+    comp.get_state()  # the values reach the plugin
+    twin = pedalboard.load_plugin(str(COMP))
+    for name in params:
+        twin.parameters[name].raw_value = comp.plugin.parameters[name].raw_value
+    comp.prepare(SR, 512)
+    twin.reset()  # started as dsp.plugins.stream.prime starts a stream
+    twin.process(np.zeros((2, 512), np.float32), SR, buffer_size=512, reset=False)
+    sizes = [1, 2, 2, 1, 3, 64, 1, 128, 512, 37] * 8  # (2, 1) and (2, 2) blocks read as 2 channels
+    x = sines(sum(sizes), level=0.6)
+    ours = x.copy()
+    ref = []
+    ctx = BlockContext(SR)
+    s = 0
+    for n in sizes:
+        ctx.set_single_segment(n, s, True)
+        view = ours[:, s : s + n]
+        comp.process(ctx, [view], [view], [], [])
+        ref.append(twin.process(np.ascontiguousarray(x[:, s : s + n]), SR, buffer_size=512, reset=False))
+        s += n
+    np.testing.assert_array_equal(ours, np.concatenate(ref, axis=1))
+    assert peak_db(ours[:, s // 2 :]) < peak_db(x) - 3.0  # it compresses
+
+
 # -- what the plugins do ---------------------------------------------------------------------------------
 @pytest.mark.parametrize(("threshold", "ratio"), [(-30.0, 8.0), (-30.0, 4.0), (-20.0, 4.0)])
 def test_zamcompx2_reduces_level_as_its_threshold_and_ratio_say(threshold, ratio):
