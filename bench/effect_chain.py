@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.harness import time_direct, time_in_plan
+
 SR = 48000
 BLOCK = 128
 
@@ -56,60 +58,11 @@ def _ours_chain() -> list:
 
 
 def _ours_plan(x: np.ndarray) -> tuple[float, np.ndarray]:
-    from engine.graph import Graph
-    from engine.plan import compile_plan
-    from engine.processor import AudioPort, BlockContext, Processor
-
-    class Feed(Processor):
-        audio_outputs = (AudioPort("out", 2),)
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.pos = 0
-
-        def process(self, ctx, audio_in, audio_out, events_in, events_out):
-            n = ctx.frames
-            audio_out[0][:] = x[:, self.pos : self.pos + n]
-            self.pos += n
-
-    g = Graph()
-    feed = Feed()
-    g.add("in", feed)
-    prev = "in"
-    for k, proc in enumerate(_ours_chain()):
-        g.add(f"fx{k}", proc)
-        g.connect(prev, f"fx{k}")
-        prev = f"fx{k}"
-    g.set_output(prev)
-    plan = compile_plan(g, SR, BLOCK)
-    ctx = BlockContext(SR)
-    out = np.zeros_like(x)
-    total = x.shape[1]
-    t0 = time.perf_counter()
-    for start in range(0, total, BLOCK):
-        n = min(BLOCK, total - start)
-        ctx.set_single_segment(n, start, True)
-        out[:, start : start + n] = plan.process(ctx)
-    return time.perf_counter() - t0, out
+    return time_in_plan(_ours_chain(), x, SR, BLOCK)
 
 
 def _ours_direct(x: np.ndarray) -> tuple[float, np.ndarray]:
-    from engine.processor import BlockContext
-
-    chain = _ours_chain()
-    for p in chain:
-        p.prepare(SR, BLOCK)
-    ctx = BlockContext(SR)
-    out = x.copy()
-    total = x.shape[1]
-    t0 = time.perf_counter()
-    for start in range(0, total, BLOCK):
-        n = min(BLOCK, total - start)
-        ctx.set_single_segment(n, start, True)
-        view = out[:, start : start + n]
-        for p in chain:  # every processor here works in place
-            p.process(ctx, [view, view] if len(p.audio_inputs) > 1 else [view], [view], [], [])
-    return time.perf_counter() - t0, out
+    return time_direct(_ours_chain(), x, SR, BLOCK)
 
 
 def _pedalboard_board() -> Any:

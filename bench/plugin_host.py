@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.harness import time_direct, time_in_plan
+
 __all__ = ["PARAMS", "PLUGIN", "run"]
 
 SR = 48000
@@ -66,54 +68,11 @@ def _raw_values(plugin: Path) -> dict[str, float]:
 
 
 def _ours_plan(plugin: Path, x: np.ndarray, block: int) -> tuple[float, np.ndarray]:
-    from engine.graph import Graph
-    from engine.plan import compile_plan
-    from engine.processor import AudioPort, BlockContext, Processor
-
-    class Feed(Processor):
-        audio_outputs = (AudioPort("out", 2),)
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.pos = 0
-
-        def process(self, ctx, audio_in, audio_out, events_in, events_out):
-            n = ctx.frames
-            audio_out[0][:] = x[:, self.pos : self.pos + n]
-            self.pos += n
-
-    g = Graph()
-    g.add("in", Feed())
-    g.add("comp", _ours(plugin))
-    g.connect("in", "comp")
-    g.set_output("comp")
-    plan = compile_plan(g, SR, block)
-    ctx = BlockContext(SR)
-    out = np.zeros_like(x)
-    total = x.shape[1]
-    t0 = time.perf_counter()
-    for start in range(0, total, block):
-        n = min(block, total - start)
-        ctx.set_single_segment(n, start, True)
-        out[:, start : start + n] = plan.process(ctx)
-    return time.perf_counter() - t0, out
+    return time_in_plan([_ours(plugin)], x, SR, block)
 
 
 def _ours_direct(plugin: Path, x: np.ndarray, block: int) -> tuple[float, np.ndarray]:
-    from engine.processor import BlockContext
-
-    proc = _ours(plugin)
-    proc.prepare(SR, block)
-    ctx = BlockContext(SR)
-    out = x.copy()
-    total = x.shape[1]
-    t0 = time.perf_counter()
-    for start in range(0, total, block):
-        n = min(block, total - start)
-        ctx.set_single_segment(n, start, True)
-        view = out[:, start : start + n]
-        proc.process(ctx, [view], [view], [], [])  # in place, as the plan runs it
-    return time.perf_counter() - t0, out
+    return time_direct([_ours(plugin)], x, SR, block)
 
 
 def _pedalboard(plugin: Path, raws: dict[str, float], x: np.ndarray, block: int) -> tuple[float, np.ndarray]:
