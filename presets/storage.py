@@ -226,13 +226,15 @@ def _keep_backup(target: Path, mode: int) -> None:
         raise
 
 
-def atomic_write(path: PathLike, data: bytes | str, *, backup: bool = True) -> Path:
+def atomic_write(path: PathLike, data: bytes | str, *, backup: bool = True, exclusive: bool = False) -> Path:
     """Save ``data`` (str is written as UTF-8) to ``path`` so that a crash never leaves a partial file.
 
     The steps and what survives a crash at each are in the module docstring. With ``backup`` the previous
-    version is kept as ``NAME.bak`` (see :func:`backup_path`). Returns the path written (a symlink's
-    target, which is saved through the link). Raises :class:`SaveError` naming the path and the cause;
-    the existing file is then untouched and no temp file is left behind.
+    version is kept as ``NAME.bak`` (see :func:`backup_path`). With ``exclusive`` an existing ``path`` is
+    never replaced, even one that appears during the save (:class:`SaveError` with ``errno.EEXIST``).
+    Returns the path written (a symlink's target, which is saved through the link). Raises
+    :class:`SaveError` naming the path and the cause; the existing file is then untouched and no temp file
+    is left behind.
     """
     if isinstance(data, str):
         payload = data.encode("utf-8")
@@ -254,6 +256,8 @@ def atomic_write(path: PathLike, data: bytes | str, *, backup: bool = True) -> P
         except FileNotFoundError:
             st = None
         if st is not None:
+            if exclusive:
+                raise SaveError(target, "already exists", errno.EEXIST)
             if stat.S_ISDIR(st.st_mode):
                 raise SaveError(target, "it is a directory", errno.EISDIR)
             if not os.access(target, os.W_OK):
@@ -263,9 +267,16 @@ def atomic_write(path: PathLike, data: bytes | str, *, backup: bool = True) -> P
         tmp = _write_temp(target, _write_all(payload), mode)
         if backup and st is not None and st.st_size > 0:
             _keep_backup(target, stat.S_IMODE(st.st_mode))
-        os.replace(tmp, target)
+        if exclusive:
+            _link_new(tmp, target)
+        else:
+            os.replace(tmp, target)
         replaced = True
         _sync_dir(directory)
+    except FileExistsError as exc:
+        if tmp is not None:
+            _remove_quietly(tmp)
+        raise SaveError(target, "already exists", errno.EEXIST) from exc
     except OSError as exc:
         if tmp is not None and not replaced:
             _remove_quietly(tmp)
@@ -281,6 +292,21 @@ def atomic_write(path: PathLike, data: bytes | str, *, backup: bool = True) -> P
             _remove_quietly(tmp)
         raise
     return target
+
+
+def _link_new(tmp: Path, target: Path) -> None:
+    """Move ``tmp`` to ``target`` unless ``target`` exists (FileExistsError), atomically where the file
+    system has hard links."""
+    try:
+        os.link(tmp, target)  # refuses an existing path, even one that appeared since it was checked
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links here (some network and FAT file systems): check, then rename
+        if target.exists():
+            raise FileExistsError(target) from None
+        os.replace(tmp, target)
+        return
+    _remove_quietly(tmp)
 
 
 def _read_checked(path: Path, validate: Callable[[bytes], None] | None) -> tuple[bytes | None, str]:

@@ -6,14 +6,12 @@ file; it never overwrites a file without ``--force``, since a song file is what 
 ``export`` loads a song file (:func:`presets.song.load_song`) and writes it as a type 1 MIDI file
 (:func:`bridge.midi_export.export_midi`); like ``render``, it replaces an existing output, which is made
 from the song. A file that cannot be read or used is reported in one line, with exit status 2.
-Both write a temporary file beside the output and rename it into place, so a failure leaves no half file.
+Both save through :func:`presets.storage.atomic_write`, so a failure leaves no half file.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
 __all__ = ["add_arguments", "run"]
@@ -62,50 +60,22 @@ def _check_suffix(path: Path, suffixes: tuple[str, ...], what: str) -> None:
 
 
 def _write(path: Path, data: bytes, overwrite: bool) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then move it into place (never over an
-    existing file unless ``overwrite``)."""
+    """Save ``data`` atomically (:func:`presets.storage.atomic_write`), never over an existing file unless
+    ``overwrite``; missing folders are made."""
+    import errno
+
     from bridge.cli import CliError
+    from presets.storage import SaveError, atomic_write
 
-    folder = path.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        os.chmod(tmp, 0o666 & ~_umask())  # as a plain open() would make it, not mkstemp's 0600
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, data, backup=False, exclusive=not overwrite)
+    except SaveError as exc:
+        if exc.errno == errno.EEXIST:
+            raise CliError(f"{path}: already exists (use --force to overwrite it)", 2) from None
+        raise CliError(f"{path}: cannot write: {exc.reason}") from None
     except OSError as exc:
         raise CliError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            _link_new(tmp, path)
-    except FileExistsError:
-        raise CliError(f"{path}: already exists (use --force to overwrite it)", 2) from None
-    except OSError as exc:
-        raise CliError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _link_new(tmp: str, path: Path) -> None:
-    """Move ``tmp`` to ``path`` unless ``path`` exists (FileExistsError), atomically where the file system
-    has hard links."""
-    try:
-        os.link(tmp, path)  # refuses an existing path, even one that appeared since the first check
-    except FileExistsError:
-        raise
-    except OSError:  # no hard links here (some network and FAT file systems): check, then rename
-        if path.exists():
-            raise FileExistsError(path) from None
-        os.replace(tmp, path)
 
 
 def _import(args: argparse.Namespace) -> int:

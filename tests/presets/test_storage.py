@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import errno
 import hashlib
 import inspect
 import os
@@ -463,3 +464,13 @@ def test_a_kill_9_in_the_middle_of_a_save_leaves_the_previous_file_intact_and_lo
             (tmp_path / leftover).unlink()
     assert mid_save >= 1, f"seed {seed}: no kill landed inside a save; the test proved nothing"
     print(f"24 kills, {mid_save} inside atomic_write, {stray_temps} stray temp files, save ~{save_s:.3f}s")
+
+
+def test_an_exclusive_save_never_replaces_a_file(tmp_path):
+    target = tmp_path / "song.yaml"
+    assert atomic_write(target, "first\n", exclusive=True) == target
+    with pytest.raises(SaveError) as err:
+        atomic_write(target, "second\n", exclusive=True)
+    assert err.value.errno == errno.EEXIST and "already exists" in str(err.value)
+    assert target.read_text() == "first\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["song.yaml"]  # no temp file left
