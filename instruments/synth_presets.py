@@ -11,7 +11,8 @@ ValueError) naming the file, the line and the parameter, e.g.
 
 Call :func:`synth_preset_names` for the list and :func:`load_synth_preset` for a ready
 :class:`instruments.synth.PolySynth` (parameters settled at the preset's values: no ramp from the
-defaults); :func:`load_synth_preset_file` loads any file in the same format.
+defaults); :func:`load_synth_preset_file` loads any file in the same format, :func:`parse_synth_preset`
+its text.
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ from instruments.synth import CHOICES, PolySynth
 from presets.errors import PresetError
 from presets.marked import MarkedDict, load_marked, place
 
-__all__ = ["FACTORY_DIR", "load_synth_preset", "load_synth_preset_file", "synth_preset_names"]
+__all__ = [
+    "FACTORY_DIR",
+    "load_synth_preset",
+    "load_synth_preset_file",
+    "parse_synth_preset",
+    "synth_preset_names",
+]
 
 FACTORY_DIR = Path(__file__).resolve().parents[1] / "presets" / "factory" / "synth"
 MODES = CHOICES["voice_mode"]
@@ -59,9 +66,16 @@ def load_synth_preset_file(path: str | Path) -> PolySynth:
     if len(raw) > MAX_PRESET_BYTES:
         raise PresetError(f"{file}: larger than {MAX_PRESET_BYTES} bytes: not a preset")
     try:
-        data = load_marked(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise PresetError(f"{file}: not UTF-8 text") from None
+    return parse_synth_preset(text, file)
+
+
+def parse_synth_preset(text: str, file: str = "<preset>") -> PolySynth:
+    """A synth set up from the text of a preset in the factory format; ``file`` names it in errors."""
+    try:
+        data = load_marked(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""

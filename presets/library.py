@@ -153,14 +153,9 @@ def _validate(kind: str, data: Mapping[str, Any], file: str) -> None:
     from presets.devices import build_device
 
     if kind == "synth":
-        import tempfile
+        from instruments.synth_presets import parse_synth_preset
 
-        from instruments.synth_presets import load_synth_preset_file
-
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / Path(file).name
-            path.write_text(yaml.safe_dump(dict(data), sort_keys=False))
-            load_synth_preset_file(path)
+        parse_synth_preset(yaml.safe_dump(dict(data), sort_keys=False), Path(file).name)
         return
     allowed = (
         ("description", "inserts")
