@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["MarkedDict", "MarkedList", "load_marked", "place"]
+__all__ = ["MarkedDict", "MarkedList", "copy_marked", "load_marked", "marked_as", "place"]
 
 
 class MarkedDict(dict):
@@ -110,3 +110,28 @@ def place(container: Any, key: Any = None) -> tuple[int, int]:
     if isinstance(container, MarkedList) and isinstance(key, int) and 0 <= key < len(container.item_marks):
         return container.item_marks[key]
     return getattr(container, "mark", (0, 0))
+
+
+def copy_marked(d: MarkedDict) -> MarkedDict:
+    """A shallow copy of ``d`` that keeps its marks (edit the copy; the loaded document stays as read)."""
+    out = MarkedDict(d)
+    out.mark = d.mark
+    out.key_marks = dict(getattr(d, "key_marks", {}))
+    out.name_marks = dict(getattr(d, "name_marks", {}))
+    return out
+
+
+def marked_as(value: Any, mark: tuple[int, int]) -> Any:
+    """Plain YAML data as marked values, every mark set to ``mark``."""
+    if isinstance(value, dict):
+        m = MarkedDict({k: marked_as(v, mark) for k, v in value.items()})
+        m.mark = mark
+        m.key_marks = dict.fromkeys(value, mark)
+        m.name_marks = dict.fromkeys(value, mark)
+        return m
+    if isinstance(value, list):
+        lst = MarkedList(marked_as(v, mark) for v in value)
+        lst.mark = mark
+        lst.item_marks = [mark] * len(value)
+        return lst
+    return value

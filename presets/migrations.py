@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from presets.checker import Checker
-from presets.marked import MarkedDict
+from presets.marked import MarkedDict, copy_marked
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "V1_FIELDS", "migrate"]
 
@@ -38,18 +38,10 @@ V1_FIELDS = (
 )
 
 
-def _copy(d: MarkedDict) -> MarkedDict:
-    out = MarkedDict(d)
-    out.mark = d.mark
-    out.key_marks = dict(getattr(d, "key_marks", {}))
-    out.name_marks = dict(getattr(d, "name_marks", {}))
-    return out
-
-
 def _v1_to_v2(doc: MarkedDict, c: Checker) -> MarkedDict:
     # version 1 knew only its own fields: anything else is a mistake in a version-1 file, named as such
     c.keys(doc, V1_FIELDS, "")
-    out = _copy(doc)
+    out = copy_marked(doc)
     if "title" in out:
         meta = MarkedDict(title=out.pop("title"))
         meta.mark = doc.key_marks["title"]
@@ -79,6 +71,6 @@ def migrate(doc: MarkedDict, c: Checker) -> MarkedDict:
     for v in range(version, SCHEMA_VERSION):
         doc = MIGRATIONS[v](doc, c)
     if version != SCHEMA_VERSION:
-        doc = _copy(doc)
+        doc = copy_marked(doc)
         doc["schema_version"] = SCHEMA_VERSION
     return doc

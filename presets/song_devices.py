@@ -12,7 +12,7 @@ from typing import Any
 from engine.processor import Processor
 from presets.checker import Checker
 from presets.devices import build_device
-from presets.marked import MarkedDict, MarkedList
+from presets.marked import MarkedDict, copy_marked, marked_as
 
 __all__ = ["device", "failed_plugins", "parse_inserts", "with_template"]
 
@@ -57,32 +57,13 @@ def with_template(c: Checker, d: MarkedDict, w: str) -> MarkedDict:
 
     name = c.text(d, "template", f"{w}.template")
     data = c.wrap(d, "template", f"{w}.template", load_preset_data, "track", name)
-    out = MarkedDict(d)
-    out.mark = d.mark
-    out.key_marks = dict(d.key_marks)
-    out.name_marks = dict(d.name_marks)
+    out = copy_marked(d)
     for key in ("instrument", "inserts", "volume_db", "pan"):
         if key in data and key not in d:
             # values from the template: an error in them points at the template field of the track
-            out[key] = _marked(data[key], d.key_marks["template"])
+            out[key] = marked_as(data[key], d.key_marks["template"])
             out.key_marks[key] = out.name_marks[key] = d.key_marks["template"]
     return out
-
-
-def _marked(value: Any, mark: tuple[int, int]) -> Any:
-    """Plain YAML data as marked values, every mark set to ``mark``."""
-    if isinstance(value, dict):
-        m = MarkedDict({k: _marked(v, mark) for k, v in value.items()})
-        m.mark = mark
-        m.key_marks = dict.fromkeys(value, mark)
-        m.name_marks = dict.fromkeys(value, mark)
-        return m
-    if isinstance(value, list):
-        lst = MarkedList(_marked(v, mark) for v in value)
-        lst.mark = mark
-        lst.item_marks = [mark] * len(value)
-        return lst
-    return value
 
 
 def failed_plugins(procs: list[Processor]) -> list[str]:
