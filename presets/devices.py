@@ -35,6 +35,15 @@ def _synth(options: Mapping[str, Any]) -> Processor:
     return PolySynth(max_voices=voices)
 
 
+def _drums(options: Mapping[str, Any]) -> Processor:
+    from instruments.drums import DrumMachine
+
+    voices = options.get("max_voices", 16)
+    if not isinstance(voices, int) or isinstance(voices, bool) or not 1 <= voices <= 256:
+        raise ValueError(f"max_voices must be an integer in 1..256, got {voices!r}")
+    return DrumMachine(max_voices=voices)
+
+
 def _gain(options: Mapping[str, Any]) -> Processor:
     from dsp.gain import Gain
 
@@ -116,6 +125,7 @@ def _builtin_table() -> dict[str, tuple[Callable[[Mapping[str, Any]], Processor]
 # type name -> (factory taking the entry's options, allowed option names besides type/params)
 INSTRUMENTS: dict[str, tuple[Callable[[Mapping[str, Any]], Processor], tuple[str, ...]]] = {
     "synth": (_synth, ("max_voices", "preset")),
+    "drums": (_drums, ("max_voices",)),
 }
 EFFECTS: dict[str, tuple[Callable[[Mapping[str, Any]], Processor], tuple[str, ...]]] = {
     "gain": (_gain, ()),
