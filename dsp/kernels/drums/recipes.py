@@ -162,7 +162,7 @@ def _metal(fst, ist, c, sample_rate, scale, first, count, amp, decay_ms):
         fst[F_MPHASE + m, c] = 0.0
     for m in range(count):
         fst[F_MINC + m, c] = METAL_HZ[first + m] * scale / sample_rate
-        fst[F_MPHASE + m, c] = (m * 0.618034) % 1.0  # scattered: in phase they would start as one edge
+        fst[F_MPHASE + m, c] = 0.1 + 0.07 * m  # staggered, all high: the hit starts on one edge
     ist[I_METAL_N, c] = count
     fst[F_METAL_AMP, c] = amp / math.sqrt(count)
     fst[F_METAL_ENV, c] = 1.0
