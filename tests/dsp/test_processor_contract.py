@@ -60,7 +60,11 @@ def input_signal(channels: int, seed: int = 1, level: float = 0.5) -> np.ndarray
 
 
 def notes() -> list[tuple[int, int, int, int]]:
-    return [(0, NOTE_ON, 60, 100), (1000, NOTE_ON, 64, 80), (5000, NOTE_OFF, 60, 0), (9000, NOTE_OFF, 64, 0)]
+    # 36 and 38 too: a kick and a snare for the drum machine, which ignores notes outside the drum map
+    return [
+        (0, NOTE_ON, 60, 100), (1000, NOTE_ON, 64, 80), (2000, NOTE_ON, 36, 110), (3000, NOTE_ON, 38, 90),
+        (5000, NOTE_OFF, 60, 0), (6000, NOTE_OFF, 36, 0), (6500, NOTE_OFF, 38, 0), (9000, NOTE_OFF, 64, 0),
+    ]  # fmt: skip
 
 
 def run(proc: Processor, block: int, x: np.ndarray | None, events=()) -> np.ndarray:
