@@ -57,86 +57,173 @@ _FUNCTIONAL = {
     },
 }
 _FOLK = {
-    "major": {"T": (("0:maj", 3.0), ("9:min", 0.6)), "PD": (("5:maj", 2.0), ("2:min", 0.6)),
-              "D": (("7:maj", 2.0),)},
-    "minor": {"T": (("0:min", 3.0), ("3:maj", 0.8)), "PD": (("5:min", 1.0), ("10:maj", 1.2)),
-              "D": (("7:min", 1.0), ("10:maj", 1.0), ("7:maj", 1.0))},
-}  # fmt: skip
+    "major": {
+        "T": (("0:maj", 3.0), ("9:min", 0.6)),
+        "PD": (("5:maj", 2.0), ("2:min", 0.6)),
+        "D": (("7:maj", 2.0),),
+    },
+    "minor": {
+        "T": (("0:min", 3.0), ("3:maj", 0.8)),
+        "PD": (("5:min", 1.0), ("10:maj", 1.2)),
+        "D": (("7:min", 1.0), ("10:maj", 1.0), ("7:maj", 1.0)),
+    },
+}
 _JAZZ = {
-    "major": {"T": (("0:maj", 3.0), ("9:min", 1.5), ("4:min", 0.8)), "PD": (("2:min", 3.0), ("5:maj", 1.0)),
-              "D": (("7:dom7", 3.0),)},
-    "minor": {"T": (("0:min", 3.0), ("8:maj", 1.0), ("3:maj", 0.8)), "PD": (("2:m7b5", 3.0), ("5:min", 1.0)),
-              "D": (("7:dom7", 3.0),)},
-}  # fmt: skip
-_AUTHENTIC = {"major": ("5:maj", "7:maj", "0:maj"), "minor": ("5:min", "7:maj", "0:min")}
-_HALF = {"major": ("5:maj", "7:maj"), "minor": ("5:min", "7:maj")}
+    "major": {
+        "T": (("0:maj", 3.0), ("9:min", 1.5), ("4:min", 0.8)),
+        "PD": (("2:min", 3.0), ("5:maj", 1.0)),
+        "D": (("7:dom7", 3.0),),
+    },
+    "minor": {
+        "T": (("0:min", 3.0), ("8:maj", 1.0), ("3:maj", 0.8)),
+        "PD": (("2:m7b5", 3.0), ("5:min", 1.0)),
+        "D": (("7:dom7", 3.0),),
+    },
+}
+_AUTHENTIC: dict[str, tuple[str, ...]] = {
+    "major": ("5:maj", "7:maj", "0:maj"),
+    "minor": ("5:min", "7:maj", "0:min"),
+}
+_HALF: dict[str, tuple[str, ...]] = {"major": ("5:maj", "7:maj"), "minor": ("5:min", "7:maj")}
 
 GRAMMARS: dict[str, HarmonyGrammar] = {
     "pop": HarmonyGrammar(
-        loops={"major": (("0:maj", "7:maj", "9:min", "5:maj"), ("9:min", "5:maj", "0:maj", "7:maj"),
-                         ("0:maj", "9:min", "5:maj", "7:maj"), ("5:maj", "0:maj", "7:maj", "9:min")),
-               "minor": (("0:min", "8:maj", "3:maj", "10:maj"), ("0:min", "5:min", "8:maj", "7:maj"),
-                         ("8:maj", "10:maj", "0:min", "0:min"))},
-        cadence_mid=_HALF, cadence_end=_AUTHENTIC,
+        loops={
+            "major": (
+                ("0:maj", "7:maj", "9:min", "5:maj"),
+                ("9:min", "5:maj", "0:maj", "7:maj"),
+                ("0:maj", "9:min", "5:maj", "7:maj"),
+                ("5:maj", "0:maj", "7:maj", "9:min"),
+            ),
+            "minor": (
+                ("0:min", "8:maj", "3:maj", "10:maj"),
+                ("0:min", "5:min", "8:maj", "7:maj"),
+                ("8:maj", "10:maj", "0:min", "0:min"),
+            ),
+        },
+        cadence_mid=_HALF,
+        cadence_end=_AUTHENTIC,
         extend={"maj": (("maj", 0.85), ("sus2", 0.15))},
     ),
     "rock": HarmonyGrammar(
-        loops={"major": (("0:maj", "5:maj", "7:maj", "5:maj"), ("0:maj", "10:maj", "5:maj", "0:maj"),
-                         ("9:min", "5:maj", "0:maj", "7:maj"), ("0:maj", "7:maj", "5:maj", "5:maj")),
-               "minor": (("0:min", "10:maj", "8:maj", "10:maj"), ("0:min", "8:maj", "10:maj", "0:min"),
-                         ("0:min", "5:min", "10:maj", "8:maj"))},
+        loops={
+            "major": (
+                ("0:maj", "5:maj", "7:maj", "5:maj"),
+                ("0:maj", "10:maj", "5:maj", "0:maj"),
+                ("9:min", "5:maj", "0:maj", "7:maj"),
+                ("0:maj", "7:maj", "5:maj", "5:maj"),
+            ),
+            "minor": (
+                ("0:min", "10:maj", "8:maj", "10:maj"),
+                ("0:min", "8:maj", "10:maj", "0:min"),
+                ("0:min", "5:min", "10:maj", "8:maj"),
+            ),
+        },
         cadence_mid={"major": ("5:maj", "7:maj"), "minor": ("8:maj", "10:maj")},
         cadence_end={"major": ("5:maj", "7:maj", "0:maj"), "minor": ("8:maj", "10:maj", "0:min")},
     ),
     "country": HarmonyGrammar(
-        loops={"major": (("0:maj", "5:maj", "0:maj", "7:maj"), ("0:maj", "0:maj", "5:maj", "5:maj"),
-                         ("0:maj", "7:maj", "5:maj", "0:maj"), ("0:maj", "2:maj", "7:maj", "0:maj")),
-               "minor": (("0:min", "5:min", "7:maj", "0:min"), ("0:min", "10:maj", "5:min", "7:maj"))},
-        cadence_mid=_HALF, cadence_end={"major": ("5:maj", "7:dom7", "0:maj"), "minor": _AUTHENTIC["minor"]},
+        loops={
+            "major": (
+                ("0:maj", "5:maj", "0:maj", "7:maj"),
+                ("0:maj", "0:maj", "5:maj", "5:maj"),
+                ("0:maj", "7:maj", "5:maj", "0:maj"),
+                ("0:maj", "2:maj", "7:maj", "0:maj"),
+            ),
+            "minor": (("0:min", "5:min", "7:maj", "0:min"), ("0:min", "10:maj", "5:min", "7:maj")),
+        },
+        cadence_mid=_HALF,
+        cadence_end={"major": ("5:maj", "7:dom7", "0:maj"), "minor": _AUTHENTIC["minor"]},
     ),
     "electronic": HarmonyGrammar(
-        loops={"minor": (("0:min", "8:maj", "3:maj", "10:maj"), ("0:min", "10:maj", "8:maj", "10:maj"),
-                         ("0:min", "3:maj", "10:maj", "5:min"), ("0:min", "0:min", "8:maj", "10:maj")),
-               "major": (("0:maj", "7:maj", "9:min", "5:maj"), ("5:maj", "0:maj", "7:maj", "9:min"),
-                         ("0:maj", "10:maj", "5:maj", "0:maj"))},
+        loops={
+            "minor": (
+                ("0:min", "8:maj", "3:maj", "10:maj"),
+                ("0:min", "10:maj", "8:maj", "10:maj"),
+                ("0:min", "3:maj", "10:maj", "5:min"),
+                ("0:min", "0:min", "8:maj", "10:maj"),
+            ),
+            "major": (
+                ("0:maj", "7:maj", "9:min", "5:maj"),
+                ("5:maj", "0:maj", "7:maj", "9:min"),
+                ("0:maj", "10:maj", "5:maj", "0:maj"),
+            ),
+        },
         cadence_mid={"major": ("5:maj", "7:maj"), "minor": ("8:maj", "10:maj")},
         cadence_end={"major": ("10:maj", "0:maj"), "minor": ("10:maj", "0:min")},
         extend={"min": (("min", 0.6), ("min7", 0.4)), "maj": (("maj", 0.7), ("sus2", 0.3))},
     ),
     "hip-hop": HarmonyGrammar(
-        loops={"minor": (("0:min", "5:min", "0:min", "5:min"), ("0:min", "8:maj", "5:min", "7:min"),
-                         ("0:min", "3:maj", "8:maj", "7:maj")),
-               "major": (("5:maj", "4:min", "2:min", "0:maj"), ("2:min", "7:maj", "0:maj", "9:min"))},
+        loops={
+            "minor": (
+                ("0:min", "5:min", "0:min", "5:min"),
+                ("0:min", "8:maj", "5:min", "7:min"),
+                ("0:min", "3:maj", "8:maj", "7:maj"),
+            ),
+            "major": (("5:maj", "4:min", "2:min", "0:maj"), ("2:min", "7:maj", "0:maj", "9:min")),
+        },
         cadence_mid={"major": ("2:min", "7:maj"), "minor": ("5:min", "7:min")},
         cadence_end={"major": ("2:min", "7:maj", "0:maj"), "minor": ("5:min", "7:min", "0:min")},
         extend={"min": (("min7", 0.6), ("min9", 0.4)), "maj": (("maj7", 0.7), ("maj9", 0.3))},
     ),
     "classical": HarmonyGrammar(
-        functions=_FUNCTIONAL, cadence_mid=_HALF, cadence_end=_AUTHENTIC, chords_per_bar=2,
+        functions=_FUNCTIONAL,
+        cadence_mid=_HALF,
+        cadence_end=_AUTHENTIC,
+        chords_per_bar=2,
         extend={"dom7": (("dom7", 1.0),)},
     ),
     "folk": HarmonyGrammar(
-        functions=_FOLK, cadence_mid={"major": ("5:maj", "7:maj"), "minor": ("10:maj", "7:min")},
+        functions=_FOLK,
+        cadence_mid={"major": ("5:maj", "7:maj"), "minor": ("10:maj", "7:min")},
         cadence_end={"major": ("7:maj", "5:maj", "0:maj"), "minor": ("10:maj", "5:min", "0:min")},
     ),
     "jazz": HarmonyGrammar(
         functions=_JAZZ,
         cadence_mid={"major": ("9:min", "2:min", "7:dom7"), "minor": ("8:maj", "2:m7b5", "7:dom7")},
         cadence_end={"major": ("2:min", "7:dom7", "0:maj"), "minor": ("2:m7b5", "7:dom7", "0:min")},
-        extend={"maj": (("maj7", 0.6), ("maj9", 0.25), ("maj6", 0.15)), "min": (("min7", 0.7), ("min9", 0.3)),
-                "dom7": (("dom7", 0.3), ("dom9", 0.4), ("dom13", 0.3)), "dim": (("m7b5", 1.0),)},
-    ),  # fmt: skip
+        extend={
+            "maj": (("maj7", 0.6), ("maj9", 0.25), ("maj6", 0.15)),
+            "min": (("min7", 0.7), ("min9", 0.3)),
+            "dom7": (("dom7", 0.3), ("dom9", 0.4), ("dom13", 0.3)),
+            "dim": (("m7b5", 1.0),),
+        },
+    ),
     "blues": HarmonyGrammar(extend={"maj": (("dom7", 1.0),)}),
-}  # fmt: skip
+}
 
 # The 12-bar blues: I7 IV7 I7 I7 | IV7 IV7 I7 I7 | V7 IV7 I7 V7 (the last bar V7 turns around; the
 # song's last chorus ends on I7). Minor blues: i7 iv7 ... with V7.
 BLUES_FORM: dict[str, tuple[str, ...]] = {
-    "major": ("0:dom7", "5:dom7", "0:dom7", "0:dom7", "5:dom7", "5:dom7", "0:dom7", "0:dom7",
-              "7:dom7", "5:dom7", "0:dom7", "7:dom7"),
-    "minor": ("0:min7", "5:min7", "0:min7", "0:min7", "5:min7", "5:min7", "0:min7", "0:min7",
-              "7:dom7", "5:min7", "0:min7", "7:dom7"),
-}  # fmt: skip
+    "major": (
+        "0:dom7",
+        "5:dom7",
+        "0:dom7",
+        "0:dom7",
+        "5:dom7",
+        "5:dom7",
+        "0:dom7",
+        "0:dom7",
+        "7:dom7",
+        "5:dom7",
+        "0:dom7",
+        "7:dom7",
+    ),
+    "minor": (
+        "0:min7",
+        "5:min7",
+        "0:min7",
+        "0:min7",
+        "5:min7",
+        "5:min7",
+        "0:min7",
+        "0:min7",
+        "7:dom7",
+        "5:min7",
+        "0:min7",
+        "7:dom7",
+    ),
+}
 
 
 def allowed_tokens(genre: str, mode: str) -> tuple[str, ...]:

@@ -107,6 +107,12 @@ class GenerateRequest:
     prompt: str = ""
     instruments: tuple[str, ...] = ()  # instrument words from the prompt (roles or preset names)
     mood: str = ""
+    seed_notes: tuple[Note, ...] = ()  # a user's tune to open the melody with (ai.seed), beats from 0
+
+    @property
+    def seed_length_beats(self) -> float:
+        """Where the seed tune ends (0 without one)."""
+        return max((n.start_beats + n.length_beats for n in self.seed_notes), default=0.0)
 
 
 @dataclass(frozen=True)

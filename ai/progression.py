@@ -101,7 +101,11 @@ def _walk(g: HarmonyGrammar, mode: str, slots: int, chooser: _Chooser) -> list[s
 
 
 def _section_tokens(
-    request: GenerateRequest, section: Section, last: bool, chooser: _Chooser, loops: dict[str, tuple[str, ...]]
+    request: GenerateRequest,
+    section: Section,
+    last: bool,
+    chooser: _Chooser,
+    loops: dict[str, tuple[str, ...]],
 ) -> list[str]:
     g = GRAMMARS[request.genre]
     mode = request.key.mode
@@ -177,7 +181,5 @@ def plan_chords(
     chords = []
     for tok, start, length in timed:
         root, quality = parse_token(tok)
-        chords.append(
-            ChordEvent((request.key.tonic_pc + root) % 12, _extend(quality, g, rng), start, length)
-        )
+        chords.append(ChordEvent((request.key.tonic_pc + root) % 12, _extend(quality, g, rng), start, length))
     return chords

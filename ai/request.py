@@ -1,4 +1,5 @@
-"""Requests: :func:`make_request` checks what the user asked for and returns a :class:`ai.plan.GenerateRequest`.
+"""Requests: :func:`make_request` checks what the user asked for and returns a
+:class:`ai.plan.GenerateRequest`.
 
 Every field is checked at this edge, with an exact message that names the field and the allowed values
 (``key: 'H#' is not a key; allowed: C, C#, Db, D, ... B, optionally with major/minor``), raised as
@@ -13,7 +14,7 @@ import math
 from collections.abc import Sequence
 
 from ai.errors import RequestError
-from ai.plan import GENRES, GenerateRequest, Key
+from ai.plan import GENRES, GenerateRequest, Key, Note
 
 __all__ = [
     "ENERGIES",
@@ -52,11 +53,29 @@ GENRE_MODE: dict[str, str] = {g: "major" for g in GENRES} | {"hip-hop": "minor",
 # spellings of the twelve tonics: letters with # or b (and the unicode signs) -> pitch class
 _LETTER_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _ACCIDENTAL = {"": 0, "#": 1, "♯": 1, "b": -1, "♭": -1}
-KEY_SPELLINGS = ("C", "C#", "Db", "D", "D#", "Eb", "E", "F", "F#", "Gb", "G", "G#", "Ab", "A", "A#", "Bb", "B")
+KEY_SPELLINGS = (
+    "C",
+    "C#",
+    "Db",
+    "D",
+    "D#",
+    "Eb",
+    "E",
+    "F",
+    "F#",
+    "Gb",
+    "G",
+    "G#",
+    "Ab",
+    "A",
+    "A#",
+    "Bb",
+    "B",
+)
 
 
 def parse_key(text: str) -> tuple[int, str | None]:
-    """``"Eb"`` -> ``(3, None)``, ``"A minor"``/``"Am"`` -> ``(9, "minor")``; RequestError for anything else."""
+    """``"Eb"`` -> ``(3, None)``, ``"A minor"``/``"Am"`` -> ``(9, "minor")``; RequestError otherwise."""
     allowed = f"allowed: {', '.join(KEY_SPELLINGS)}, optionally followed by major or minor (or 'm')"
     words = str(text).strip().split()
     mode: str | None = None
@@ -111,6 +130,7 @@ def make_request(
     top_k: int = 0,
     beats_per_bar: int = 4,
     instruments: Sequence[str] = (),
+    seed_notes: Sequence[Note] = (),
 ) -> GenerateRequest:
     """Check a request and fill in defaults: from the ``prompt`` first, then the genre's.
 
@@ -147,7 +167,7 @@ def make_request(
             raise RequestError(
                 "duration_s", f"{duration:g} s is shorter than one bar ({bar_s:g} s at {tempo:g} bpm)"
             )
-        n_bars = min(MAX_BARS, int(math.floor(duration / bar_s + 1e-9)))
+        n_bars = min(MAX_BARS, math.floor(duration / bar_s + 1e-9))
     else:
         duration = None
         n_bars = _integer("bars", bars if bars is not None else 0, 1, MAX_BARS)
@@ -165,5 +185,15 @@ def make_request(
         prompt=prompt,
         instruments=tuple(instruments) + tuple(w for w in reading.instruments if w not in instruments),
         mood=reading.mood or "",
+        seed_notes=_seed_notes(seed_notes),
     )
 
+
+def _seed_notes(notes: Sequence[Note]) -> tuple[Note, ...]:
+    for i, n in enumerate(notes):
+        if not (0 <= n.pitch <= 127 and 1 <= n.velocity <= 127 and n.start_beats >= 0 and n.length_beats > 0):
+            raise RequestError(
+                "seed_notes",
+                f"note {i} must have pitch 0..127, velocity 1..127, start >= 0 and length > 0, got {n}",
+            )
+    return tuple(notes)

@@ -32,13 +32,19 @@ class Form:
 
 _SONG = Form(
     head=(("intro", 4, 0.3),),
-    body=(("verse", 8, 0.5), ("chorus", 8, 0.9), ("verse", 8, 0.55), ("chorus", 8, 0.95),
-          ("bridge", 8, 0.6), ("chorus", 8, 1.0)),
+    body=(
+        ("verse", 8, 0.5),
+        ("chorus", 8, 0.9),
+        ("verse", 8, 0.55),
+        ("chorus", 8, 0.95),
+        ("bridge", 8, 0.6),
+        ("chorus", 8, 1.0),
+    ),
     tail=(("outro", 4, 0.35),),
-)  # fmt: skip
+)
 FORMS: dict[str, Form] = {
     "pop": _SONG,
-    "rock": Form(_SONG.head, _SONG.body[:4] + (("solo", 8, 0.85),) + _SONG.body[4:], _SONG.tail),
+    "rock": Form(_SONG.head, (*_SONG.body[:4], ("solo", 8, 0.85), *_SONG.body[4:]), _SONG.tail),
     "country": Form(_SONG.head, _SONG.body, (("outro", 2, 0.3),)),
     "jazz": Form(
         head=(("intro", 4, 0.3),),
@@ -52,10 +58,15 @@ FORMS: dict[str, Form] = {
     ),
     "electronic": Form(
         head=(("intro", 8, 0.3),),
-        body=(("build", 8, 0.6), ("drop", 16, 1.0), ("breakdown", 8, 0.35), ("build", 8, 0.65),
-              ("drop", 16, 1.0)),
+        body=(
+            ("build", 8, 0.6),
+            ("drop", 16, 1.0),
+            ("breakdown", 8, 0.35),
+            ("build", 8, 0.65),
+            ("drop", 16, 1.0),
+        ),
         tail=(("outro", 8, 0.3),),
-    ),  # fmt: skip
+    ),
     "hip-hop": Form(
         head=(("intro", 4, 0.35),),
         body=(("verse", 16, 0.6), ("hook", 8, 0.9), ("verse", 16, 0.65), ("hook", 8, 0.95)),

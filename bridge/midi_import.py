@@ -30,6 +30,7 @@ from engine.tempo import TempoMap, TempoPoint, TimeSignature
 __all__ = [
     "DRUM_INSTRUMENT",
     "GM_FAMILY_PRESETS",
+    "note_parts",
     "session_from_midi",
     "session_from_midi_data",
     "song_document_from_midi",
@@ -142,6 +143,12 @@ def _parts(data: MidiFileData) -> list[_Part]:
             part.notes.sort(key=lambda n: (n[1], n[0]))  # stable: same-pitch notes keep their pairing order
             parts.append(part)
     return parts
+
+
+def note_parts(data: MidiFileData) -> list[tuple[str, int, list[tuple[int, int, int, int]]]]:
+    """(name, channel, notes) of every (file track, channel) that has notes, split and paired as the
+    importer does; notes are (pitch, start tick, end tick, velocity) in start order."""
+    return [(p.name, p.channel, list(p.notes)) for p in _parts(data)]
 
 
 def session_from_midi_data(
