@@ -24,6 +24,8 @@ COMMANDS = {
     "export": ("bridge.cli.convert", "write a song file (.yaml) as a Standard MIDI File (.mid)"),
     "presets": ("bridge.cli.presets", "list, show and save presets: synths, effect chains, track templates"),
     "plugins": ("bridge.cli.plugins", "scan VST3 plugins (blocklisting any that crash or hang), list, info"),
+    "generate": ("bridge.cli.generate", "arrange and render a new song from a genre, key, tempo and length"),
+    "train": ("bridge.cli.train", "train an arrangement model (chords, melody) and export it to ONNX"),
 }
 
 

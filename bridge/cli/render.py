@@ -81,7 +81,7 @@ def _load(path: Path):
     raise CliError(f"{path}: unknown song type {suffix!r} (expected .yaml, .yml, .mid or .midi)", 2)
 
 
-def _make_dirs(folder: Path) -> list[Path]:
+def make_dirs(folder: Path) -> list[Path]:
     """Create ``folder`` and missing parents; returns the ones created, outermost first."""
     missing = []
     p = folder
@@ -236,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
     plot_tmp: Path | None = None
     try:
         for folder in {p.parent for p in targets.values()} | ({plot.parent} if plot else set()):
-            made_dirs += _make_dirs(folder)
+            made_dirs += make_dirs(folder)
         mix = WavSink(out, int(args.sample_rate), 2, args.bit_depth)
         sinks.append(mix)
         summary = None
