@@ -9,7 +9,8 @@ bpm when it has none). Refusals are ``ValueError`` naming the file: a broken MID
 melodic notes.
 
 Arranging: the idea opens the melody. It is played as written (moved by octaves into the melody's range)
-at the start of the first section the melody plays in, and again wherever a section of that name returns
+at the start of the first section the melody plays in that holds it whole, and again wherever a section
+of that name returns
 (every verse states it); the melody model is fed the idea's tokens and continues from there, with the
 request's temperature and top-k. The chords under each statement are refitted to the idea: per chord
 slot, the chord of the genre's grammar (:func:`ai.grammar.allowed_tokens`) whose tones cover the most
@@ -105,12 +106,15 @@ def read_seed(path: str | os.PathLike[str], beats_per_bar: int = 4) -> SeedIdea:
 
 
 def seed_placements(request: GenerateRequest, sections: list[Section], part: Part) -> list[Section]:
-    """The sections in which ``part`` (the melody) states the seed: the first it plays in, and every
-    later one of the same name."""
+    """The sections in which ``part`` (the melody) states the seed: the first it plays in that holds the
+    whole idea (the longest, when none does), and every later one of the same name."""
     active = [s for s in sections if not part.active_sections or s.name in part.active_sections]
     if not request.seed_notes or not active:
         return []
-    return [s for s in active if s.name == active[0].name]
+    need = request.seed_length_beats
+    first = next((s for s in active if s.bars * request.beats_per_bar >= need - 1e-9), None)
+    first = first or max(active, key=lambda s: s.bars)
+    return [s for s in active if s.name == first.name and s.start_bar >= first.start_bar]
 
 
 def place_seed(request: GenerateRequest, section: Section, lo: int, hi: int) -> list[Note]:
