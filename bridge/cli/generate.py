@@ -146,7 +146,8 @@ def run(args: argparse.Namespace) -> int:
 
     def step(name: str, units: int) -> None:
         if bar is not None:
-            bar.set_description(name)
+            if bar.desc != name:
+                bar.set_description_str(name, refresh=False)  # tqdm redraws at most every 0.1 s
             bar.update(units)
 
     try:
@@ -184,8 +185,8 @@ def _generate(args, outs, request, step, bar) -> int:
     done = [0]
 
     def progress(frac: float) -> None:
-        if bar is not None:
-            units = int(frac * _RENDER_UNITS)
+        units = int(frac * _RENDER_UNITS)
+        if bar is not None and units > done[0]:
             step("render", units - done[0])
             done[0] = units
 
