@@ -29,6 +29,11 @@ BENCHMARKS = {
     ),
     "startup": ("bench.startup", "`strum --help` start-up time and what it imports"),
     "render_memory": ("bench.render_memory", "peak resident memory of a render process"),
+    "ai": (
+        "bench.ai",
+        "trained models vs n-gram baselines, generated parts vs held-out data, arrangement and generate "
+        "speed, memory",
+    ),
 }
 
 
