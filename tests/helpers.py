@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 
 from engine.events import EventBuffer
@@ -129,3 +133,17 @@ def run_effect(
 
 
 __all__ = ["Delay", "EventBuffer", "EventRecorder", "Ramp", "Through", "run_blocks", "run_effect"]
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def strum(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the ``strum`` command as a user does, in a subprocess (from the repository root by default)."""
+    return subprocess.run(
+        [sys.executable, "-m", "bridge.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        timeout=600,
+    )

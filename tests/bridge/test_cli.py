@@ -9,18 +9,10 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
+from tests.helpers import strum
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "songs" / "demo.yaml"
-
-
-def strum(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bridge.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd or ROOT,
-        timeout=600,
-    )
 
 
 def test_help_and_version():

@@ -3,8 +3,6 @@ long as asked, in the key and tempo asked, identical for the same seed; bad requ
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import mido
@@ -15,18 +13,9 @@ import yaml
 
 from ai.seed import estimate_key, read_seed
 from bridge.errors import MidiFileError
+from tests.helpers import strum
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def strum(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bridge.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-    )
 
 
 def _midi_facts(path: Path) -> tuple[list[float], list[str], dict[str, int]]:

@@ -27,6 +27,7 @@ from engine.processor import Processor
 from engine.sequencer import Clip, Note
 from engine.session import Section, Session, TrackSpec
 from engine.tempo import TempoMap, TempoPoint, TimeSignature
+from tests.helpers import strum
 
 ROOT = Path(__file__).resolve().parents[2]
 SR = 16000
@@ -300,16 +301,6 @@ def _song_file(tmp_path: Path, velocity: int = 110) -> Path:
     path = tmp_path / "tiny.yaml"
     path.write_text(SONG.replace("VELOCITY", str(velocity)))
     return path
-
-
-def strum(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bridge.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-    )
 
 
 def test_show_draws_a_roll(tmp_path):
