@@ -47,7 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--midi", metavar="SONG.mid", help="also write a Standard MIDI File")
     p.add_argument("--plot", metavar="PNG", help="also draw the rendered audio into a PNG")
     p.add_argument("--sample-rate", type=int, default=48000, help="sample rate in Hz (default 48000)")
-    p.add_argument("--block-size", type=int, default=512, help="samples per block (default 512)")
+    p.add_argument(
+        "--block-size", type=int, default=2048, help="samples per block (default 2048; the sound is the same)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.epilog = (
         "Example: strum generate --genre jazz --key Eb --tempo 70 --bars 16 -o jazz.wav --midi jazz.mid"
