@@ -30,7 +30,7 @@ from ai.seed import fit_seed_chords, seed_placements
 from ai.structure import plan_sections
 from ai.walker import load_optional
 
-__all__ = ["STAGES", "ArrangeState", "arrange", "end_beats", "write_parts"]
+__all__ = ["STAGES", "ArrangeState", "arrange", "end_beats", "run_stages", "write_parts"]
 
 
 def end_beats(request: GenerateRequest) -> float | None:
@@ -108,16 +108,31 @@ STAGES: tuple[tuple[str, Callable[[ArrangeState], None]], ...] = (
 )
 
 
+def run_stages(
+    request: GenerateRequest,
+    use_models: bool | None = None,
+    until: str = "parts",
+    on_stage: Callable[[str], None] | None = None,
+) -> ArrangeState:
+    """The stages of ``request`` in order, up to and including ``until`` (a name in :data:`STAGES`);
+    ``on_stage(name)`` is called after each."""
+    names = [name for name, _ in STAGES]
+    if until not in names:
+        raise ValueError(f"until must be one of {', '.join(names)}, got {until!r}")
+    state = ArrangeState(request, np.random.default_rng(request.seed))
+    _models(state, use_models)
+    for name, stage in STAGES[: names.index(until) + 1]:
+        stage(state)
+        if on_stage is not None:
+            on_stage(name)
+    return state
+
+
 def arrange(
     request: GenerateRequest,
     use_models: bool | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> Arrangement:
     """The whole arrangement of ``request``; ``on_stage(name)`` is called after each stage."""
-    state = ArrangeState(request, np.random.default_rng(request.seed))
-    _models(state, use_models)
-    for name, stage in STAGES:
-        stage(state)
-        if on_stage is not None:
-            on_stage(name)
+    state = run_stages(request, use_models, on_stage=on_stage)
     return Arrangement(request, state.sections, state.chords, state.parts)

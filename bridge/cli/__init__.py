@@ -25,6 +25,10 @@ COMMANDS = {
     "presets": ("bridge.cli.presets", "list, show and save presets: synths, effect chains, track templates"),
     "plugins": ("bridge.cli.plugins", "scan VST3 plugins (blocklisting any that crash or hang), list, info"),
     "generate": ("bridge.cli.generate", "arrange and render a new song from a genre, key, tempo and length"),
+    "arrange": (
+        "bridge.cli.arrange",
+        "run the arranger's stages and print the plan (sections, chords, parts)",
+    ),
     "train": ("bridge.cli.train", "train an arrangement model (chords, melody) and export it to ONNX"),
 }
 

@@ -18,14 +18,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FADE_SECONDS", "FadeSink", "add_arguments", "run"]
+__all__ = ["FADE_SECONDS", "FadeSink", "add_arguments", "add_request_arguments", "read_request", "run"]
 
 FADE_SECONDS = 0.05  # the fade onto the last sample of a --duration render
 # progress bar weights: each arranger stage, the song document, the render
 _STAGE_UNITS, _SONG_UNITS, _RENDER_UNITS = 25, 50, 850
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_request_arguments(p: argparse.ArgumentParser) -> None:
+    """The request's options, shared with ``strum arrange``."""
     p.add_argument("--genre", help="pop, rock, jazz, electronic, hip-hop, classical, country, blues or folk")
     p.add_argument(
         "--key", help="the tonic (C, C#, Db ... B), optionally with major/minor, e.g. 'Eb' or 'A minor'"
@@ -42,6 +43,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top-k", type=int, default=0, help="sample among the K likeliest tokens (0: all)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0): same seed, same song")
     p.add_argument("--no-models", action="store_true", help="use the genre grammars alone, no trained models")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_request_arguments(p)
     p.add_argument("-o", "--output", required=True, metavar="SONG.wav", help="the WAV file to write")
     p.add_argument("--song", metavar="SONG.yaml", help="also write the song file")
     p.add_argument("--midi", metavar="SONG.mid", help="also write a Standard MIDI File")
@@ -75,7 +80,7 @@ class FadeSink:
         self.done += n
 
 
-def _request(args: argparse.Namespace) -> Any:
+def read_request(args: argparse.Namespace) -> Any:
     from ai.errors import RequestError
     from ai.request import make_request
     from bridge.cli import CliError
@@ -134,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     from bridge.cli import CliError
 
     outs = _outputs(args)
-    request = _request(args)
+    request = read_request(args)
     bar = None
     if not args.no_progress:
         from tqdm import tqdm

@@ -3,6 +3,7 @@ long as asked, in the key and tempo asked, identical for the same seed; bad requ
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import mido
@@ -162,3 +163,28 @@ def test_a_broken_or_empty_seed_midi_is_refused_by_name(tmp_path):
     with pytest.raises(MidiFileError):
         read_seed(bad)
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_strum_arrange_prints_each_stage_and_saves_the_song_generate_would_render(tmp_path):
+    r = strum("arrange", "--genre", "blues", "--key", "A", "--bars", "24", "--stage", "progression")
+    assert r.returncode == 0, r.stderr
+    assert "| A:dom7 | D:dom7 | A:dom7 | A:dom7 | D:dom7 | D:dom7 | A:dom7 | A:dom7 |" in r.stdout
+    assert "bass" not in r.stdout  # instrumentation did not run
+    r = strum(
+        "arrange", "--genre", "pop", "--bars", "16", "--seed", "4", "--json", "--song", tmp_path / "a.yaml"
+    )
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    assert sum(s["bars"] for s in plan["sections"]) == 16 and plan["chords"][0]["beat"] == 0
+    drums = next(p for p in plan["parts"] if p["role"] == "drums")
+    assert drums["instrument"] == {"type": "drums"} and drums["notes"]
+    song = yaml.safe_load((tmp_path / "a.yaml").read_text())
+    generated = tmp_path / "g.yaml"
+    g = strum("generate", "--genre", "pop", "--bars", "16", "--seed", "4", "-o", tmp_path / "g.wav", "--song",
+              generated, "--no-progress")  # fmt: skip
+    assert g.returncode == 0, g.stderr
+    assert yaml.safe_load(generated.read_text()) == song
+    bad = strum(
+        "arrange", "--genre", "pop", "--bars", "4", "--stage", "structure", "--song", tmp_path / "b.yaml"
+    )
+    assert bad.returncode == 2 and "--song needs every stage" in bad.stderr
