@@ -27,10 +27,10 @@ import numpy as np
 from ai.grammar import allowed_tokens
 from ai.plan import CHORD_QUALITIES, NOTE_NAMES, ChordEvent, GenerateRequest, Note, Part, Section
 from ai.progression import parse_token
+from ai.song import DRUM_CHANNEL
 
 __all__ = ["KEY_PROFILES", "SeedIdea", "estimate_key", "fit_seed_chords", "read_seed", "seed_placements"]
 
-DRUM_CHANNEL = 9
 DEFAULT_TEMPO_BPM = 120.0
 # Krumhansl-Kessler probe-tone profiles (major, minor), tonic first
 KEY_PROFILES: dict[str, tuple[float, ...]] = {

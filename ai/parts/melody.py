@@ -134,7 +134,7 @@ def write_melody(
                     options = [p for p in tones if (p % 12 == tonic_pc) == want_tonic] or tones or options
                 pitch = _choose(options, prev, rng, walker, lo)
                 if walker is not None:
-                    walker.feed(f"d{min((1, 2, 3, 4, 6, 8, 12, 16), key=lambda d: abs(d - length * 4))}")
+                    walker.feed(f"d{quantise_sixteenths(length)}")
                 vel = velocity(0.85 if _strong(onset) else 0.72, section.energy) + int(rng.integers(-4, 5))
                 notes.append(
                     Note(pitch, round(at, 6), round(min(length, end - at) * 0.95, 6), max(1, min(127, vel)))
