@@ -3,11 +3,11 @@
 :func:`song_document` lays an :class:`ai.plan.Arrangement` out as the plain dicts
 :mod:`presets.song` reads: metadata (title, genre, a comment with the request and seed), key, sections,
 tempo, ``length_beats`` (the bars, or the requested duration in beats), one track per part with one clip
-of its notes (drums on MIDI channel 10, a General MIDI program change for the others, so the MIDI export
-plays on any GM synth), a ``reverb`` bus the tracks send to, and a master chain (glue compressor, then a
-limiter at -1 dBFS). :func:`write_song` saves it checked and atomically (:func:`presets.song_yaml.save_song`);
-:func:`song_session` and :func:`song_midi` give the engine session and the Standard MIDI File bytes
-(:func:`bridge.midi_export.midi_bytes`).
+of its notes (each part on its own MIDI channel with a General MIDI program change, drums on channel 10,
+so the MIDI export plays on any GM synth), a ``reverb`` bus the tracks send to, and a master chain (glue
+compressor, then a limiter at -1 dBFS). :func:`write_song` saves it checked and atomically
+(:func:`presets.song_yaml.save_song`); :func:`song_session` and :func:`song_midi` give the engine session
+and the Standard MIDI File bytes (:func:`bridge.midi_export.midi_bytes`).
 """
 
 from __future__ import annotations
@@ -68,23 +68,18 @@ def song_document(arrangement: Arrangement, length_beats: float | None = None) -
     if r.prompt:
         comment += f", prompt {r.prompt!r}"
     tracks = []
-    for part in arrangement.parts:
+    # every pitched part on a channel of its own (a GM player keeps one program per channel); drums on 10
+    free_channels = [c for c in range(16) if c != DRUM_CHANNEL]
+    for k, part in enumerate(arrangement.parts):
         drums = part.role == "drums"
+        channel = DRUM_CHANNEL if drums else free_channels[k % len(free_channels)]
         notes = [
-            {
-                "pitch": n.pitch,
-                "start": n.start_beats,
-                "length": n.length_beats,
-                "velocity": n.velocity,
-                "channel": DRUM_CHANNEL,
-            }
-            if drums
-            else [n.pitch, n.start_beats, n.length_beats, n.velocity]
+            [n.pitch, n.start_beats, n.length_beats, n.velocity, channel]
             for n in sorted(part.notes, key=lambda n: (n.start_beats, n.pitch))
         ]
         clip: dict[str, Any] = {"name": part.role, "start_beats": 0, "notes": notes}
         if part.gm_program is not None and not drums:
-            clip["programs"] = [{"beat": 0, "program": part.gm_program}]
+            clip["programs"] = [{"beat": 0, "program": part.gm_program, "channel": channel}]
         track: dict[str, Any] = {
             "name": part.name,
             "instrument": dict(part.instrument),

@@ -101,9 +101,10 @@ class _Part:
     programs: list[tuple[int, int]]  # tick, program
 
 
-def _parts(data: MidiFileData) -> list[_Part]:
+def _parts(data: MidiFileData, orphans: list[_Part] | None = None) -> list[_Part]:
     """One part per (file track, channel) that has notes; note-ons pair with note-offs first in, first out
-    per pitch and channel, and a note left open closes at its track's end (or the file's, if later)."""
+    per pitch and channel, and a note left open closes at its track's end (or the file's, if later).
+    Parts without notes (program changes or controllers alone) are appended to ``orphans`` if given."""
     parts: list[_Part] = []
     used_names: set[str] = set()
     for track in data.tracks:
@@ -133,6 +134,8 @@ def _parts(data: MidiFileData) -> list[_Part]:
         for ch in sorted(by_channel):
             part = by_channel[ch]
             if not part.notes:
+                if orphans is not None and (part.controls or part.programs or part.bends):
+                    orphans.append(part)
                 continue
             base = _safe_name(track.name) or f"track{track.index + 1}"
             name = base if len(by_channel) == 1 else f"{base}-ch{ch + 1}"
@@ -151,13 +154,41 @@ def note_parts(data: MidiFileData) -> list[tuple[str, int, list[tuple[int, int, 
     return [(p.name, p.channel, list(p.notes)) for p in _parts(data)]
 
 
+def _adopt_orphans(parts: list[_Part], orphans: list[_Part]) -> None:
+    # a channel's program changes and controllers written on a track without its notes (a set-up track)
+    # still choose that channel's sound: every part of the channel takes them
+    for part in parts:
+        for orphan in orphans:
+            if orphan.channel == part.channel:
+                part.controls = sorted(part.controls + orphan.controls, key=lambda e: e[0])
+                part.programs = sorted(part.programs + orphan.programs, key=lambda e: e[0])
+                part.bends = sorted(part.bends + orphan.bends, key=lambda e: e[0])
+
+
 def session_from_midi_data(
-    data: MidiFileData, make_instrument: Callable[[int], Processor] = _default_instrument
+    data: MidiFileData,
+    make_instrument: Callable[[int], Processor] = _default_instrument,
+    *,
+    soundfont: str | os.PathLike[str] | None = None,
 ) -> Session:
+    """The session of a read MIDI file. With ``soundfont`` (an .sf2, .sf3, .sfz, kit or WAV folder) every
+    part plays a sampler of it, as a General MIDI player would (programs, bank select, drums on channel
+    10); :class:`instruments.errors.SampleFileError` if it cannot be read."""
     session = Session(tempo_map=tempo_map_from_midi(data), title=os.path.basename(data.path))
     end_beat = data.tick_to_beat(data.end_tick)
     beat = data.tick_to_beat
-    for part in _parts(data):
+    orphans: list[_Part] = []
+    parts = _parts(data, orphans)
+    if soundfont is not None:
+        from instruments.sampler import Sampler, load_bank
+
+        bank = load_bank(soundfont)
+
+        def make_instrument(channel: int) -> Processor:
+            return Sampler(bank)
+
+        _adopt_orphans(parts, orphans)
+    for part in parts:
         ch = part.channel
         notes = [Note(p, beat(start), beat(end - start), vel, ch) for p, start, end, vel in part.notes]
         clip = Clip(
@@ -185,9 +216,12 @@ def _safe_name(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_ " else "_" for ch in name.strip())
 
 
-def session_from_midi(path: str | os.PathLike[str]) -> Session:
-    """Read a .mid file (MidiFileError names the place of any problem) and build its session."""
-    return session_from_midi_data(read_midi_file(path))
+def session_from_midi(
+    path: str | os.PathLike[str], soundfont: str | os.PathLike[str] | None = None
+) -> Session:
+    """Read a .mid file (MidiFileError names the place of any problem) and build its session, played by
+    the built-in synth or, with ``soundfont``, by a sampler of it."""
+    return session_from_midi_data(read_midi_file(path), soundfont=soundfont)
 
 
 # -- song documents ---------------------------------------------------------------------------------------

@@ -18,12 +18,14 @@ from engine.graph import Graph
 from engine.mixer import ChannelStrip, Send, apply_solo
 from engine.params import AutomationLane, Parameter
 from engine.processor import AudioPort, Processor
+from engine.rack import InstrumentRack, rackable
 from engine.sequencer import Clip, Sequencer, compile_events
 from engine.tempo import TempoMap
 
 __all__ = ["BuildResult", "BusSpec", "Section", "SendSpec", "Session", "TrackSpec", "automation_target"]
 
 MASTER = "master"
+RACK = "instruments"  # the node of instruments rendered side by side (render_threads > 1)
 AUTOMATABLE_STRIP_PARAMS = ("volume_db", "pan")
 
 
@@ -133,8 +135,15 @@ class Session:
                 path.append(nxt)
                 nxt = outputs[nxt]
 
-    def build(self, sample_rate: float = 48000, max_block_size: int = 512) -> BuildResult:
-        """Build the graph and an engine for it (plan compiled, transport stopped at 0)."""
+    def build(
+        self, sample_rate: float = 48000, max_block_size: int = 512, render_threads: int = 1
+    ) -> BuildResult:
+        """Build the graph and an engine for it (plan compiled, transport stopped at 0).
+
+        With ``render_threads`` above 1 (offline renders only: see :mod:`engine.rack`), the tracks'
+        instruments that can render side by side go into one :class:`engine.rack.InstrumentRack` node,
+        ``instruments``, whose output ``out<k>`` feeds the track's chain where ``<track>/instrument``
+        would; the sound is the same."""
         self.validate()
         graph = Graph()
         strips: dict[str, ChannelStrip] = {}
@@ -180,12 +189,23 @@ class Session:
             stems[b.name] = f"{b.name}/strip.out"
         for b in self.buses:  # every bus input exists now, so any bus may feed any other
             graph.connect(f"{b.name}/strip", f"{b.output}/in")
+        racked = [t for t in self.tracks if rackable(t.instrument)] if render_threads > 1 else []
+        if len(racked) < 2:
+            racked = []
+        rack_port = {t.name: k for k, t in enumerate(racked)}
+        if racked:
+            graph.add(RACK, InstrumentRack([t.instrument for t in racked], render_threads))
         for t in self.tracks:
             seq = Sequencer(compile_events(t.clips, tm, sample_rate))
             sequencers[t.name] = seq
             graph.add(f"{t.name}/seq", seq)
-            inst = graph.add(f"{t.name}/instrument", t.instrument)
-            graph.connect(f"{t.name}/seq", inst)
+            if t.name in rack_port:
+                k = rack_port[t.name]
+                graph.connect(f"{t.name}/seq", f"{RACK}.midi{k}")
+                inst = f"{RACK}.out{k}"
+            else:
+                inst = graph.add(f"{t.name}/instrument", t.instrument)
+                graph.connect(f"{t.name}/seq", inst)
             pre = chain(t.name, inst, t.inserts)
             channels = t.instrument.audio_outputs[0].channels if t.instrument.audio_outputs else 2
             if t.inserts and t.inserts[-1].audio_outputs:

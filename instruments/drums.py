@@ -61,6 +61,7 @@ class DrumMachine(Processor):
     """
 
     event_inputs = (EventPort("midi"),)
+    parallel_safe = True  # its kernels release the GIL: offline renders may run it beside others
     audio_outputs = (AudioPort("out", 2),)
 
     def __init__(self, max_voices: int = 16) -> None:

@@ -91,6 +91,7 @@ class PolySynth(Processor):
     """
 
     event_inputs = (EventPort("midi"),)
+    parallel_safe = True  # its kernels release the GIL: offline renders may run it beside others
     audio_outputs = (AudioPort("out", 2),)
 
     def __init__(self, max_voices: int = 32, *, pitch_bend_range_semitones: float = 2.0) -> None:

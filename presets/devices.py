@@ -12,7 +12,7 @@ from typing import Any
 
 from engine.processor import Processor
 
-__all__ = ["EFFECTS", "INSTRUMENTS", "PLUGIN_OPTIONS", "build_device", "note_number"]
+__all__ = ["EFFECTS", "INSTRUMENTS", "PLUGIN_OPTIONS", "SAMPLER_OPTIONS", "build_device", "note_number"]
 
 
 def _synth(options: Mapping[str, Any]) -> Processor:
@@ -42,6 +42,31 @@ def _drums(options: Mapping[str, Any]) -> Processor:
     if not isinstance(voices, int) or isinstance(voices, bool) or not 1 <= voices <= 256:
         raise ValueError(f"max_voices must be an integer in 1..256, got {voices!r}")
     return DrumMachine(max_voices=voices)
+
+
+SAMPLER_OPTIONS = ("path", "program", "bank", "max_voices", "interpolation")
+
+
+def _sampler(options: Mapping[str, Any]) -> Processor:
+    """A sampler playing a SoundFont, SFZ, kit or WAV folder; one that cannot be read becomes a silent
+    :class:`instruments.failed.FailedInstrument` saying why (the song still loads)."""
+    from instruments.errors import SampleFileError
+    from instruments.failed import FailedInstrument
+    from instruments.sampler import load_sampler
+
+    path = options.get("path")
+    if not isinstance(path, str) or not path:
+        raise ValueError("a sampler needs the path of its .sf2, .sf3, .sfz, kit .yaml or WAV folder")
+    kwargs: dict[str, Any] = {}
+    for key, name in (("program", "program"), ("bank", "bank_number"), ("max_voices", "max_voices")):
+        if key in options:
+            kwargs[name] = options[key]
+    if "interpolation" in options:
+        kwargs["interpolation"] = options["interpolation"]
+    try:
+        return load_sampler(path, **kwargs)
+    except SampleFileError as exc:
+        return FailedInstrument(path, str(exc))
 
 
 def _gain(options: Mapping[str, Any]) -> Processor:
@@ -126,6 +151,7 @@ def _builtin_table() -> dict[str, tuple[Callable[[Mapping[str, Any]], Processor]
 INSTRUMENTS: dict[str, tuple[Callable[[Mapping[str, Any]], Processor], tuple[str, ...]]] = {
     "synth": (_synth, ("max_voices", "preset")),
     "drums": (_drums, ("max_voices",)),
+    "sampler": (_sampler, SAMPLER_OPTIONS),
 }
 EFFECTS: dict[str, tuple[Callable[[Mapping[str, Any]], Processor], tuple[str, ...]]] = {
     "gain": (_gain, ()),

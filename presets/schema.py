@@ -82,6 +82,22 @@ def _plugin() -> dict[str, Any]:
     )
 
 
+def _sampler() -> dict[str, Any]:
+    """A sampler: a SoundFont, SFZ, kit or WAV folder, the preset it starts on, its voices and reads."""
+    return _obj(
+        {
+            "type": {"const": "sampler"},
+            "path": {"type": "string", "minLength": 1},
+            "program": _int(0, 127),
+            "bank": _int(0, 16383),
+            "max_voices": _int(1, 1024),
+            "interpolation": {"enum": ["linear", "cubic", "sinc"]},
+            "params": _obj({"gain_db": _num(-60.0, 24.0), "interpolation": _num(0, 2)}),
+        },
+        ("type", "path"),
+    )
+
+
 def _automation() -> dict[str, Any]:
     point = _obj(
         {"beat": BEAT, "value": _num(-1e9, 1e9), "curve": {"enum": ["linear", "exp", "hold"]}},
@@ -152,7 +168,10 @@ def _audio_clip() -> dict[str, Any]:
 
 def song_json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a song file of the current schema version."""
-    instruments = [_device(name, f, opts) for name, (f, opts) in sorted(INSTRUMENTS.items())]
+    instruments = [
+        _sampler() if name == "sampler" else _device(name, f, opts)
+        for name, (f, opts) in sorted(INSTRUMENTS.items())
+    ]
     effects = [_device(name, f, opts) for name, (f, opts) in sorted(EFFECTS.items()) if name != "plugin"]
     effects += [_builtin(name) for name in sorted(BUILTINS)]
     effects.append(_plugin())

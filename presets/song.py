@@ -143,7 +143,7 @@ def parse_song(text: str, file: str = "<song>") -> Session:
                     raise c.fail(sends[k], "bus", f"{kind}[{i}].sends[{k}].bus", f"no bus named {s.bus!r}")
     inserts = [p for t in session.tracks for p in t.inserts] + [p for b in session.buses for p in b.inserts]
     inserts += session.master_inserts
-    session.warnings = failed_plugins(inserts)
+    session.warnings = failed_plugins([t.instrument for t in session.tracks] + inserts)
     return session
 
 

@@ -20,6 +20,8 @@ __all__ = ["device", "failed_plugins", "parse_inserts", "with_template"]
 def device(c: Checker, container: Any, key: Any, where: str, kind: str) -> Processor:
     """Build the instrument or effect entry ``container[key]`` (a plugin path taken relative to the song)."""
     entry = container[key]
+    if isinstance(entry, dict) and entry.get("type") == "sampler" and isinstance(entry.get("path"), str):
+        entry = {**entry, "path": (c.base_dir / entry["path"]).as_posix()}
     if isinstance(entry, dict) and entry.get("type") == "plugin" and isinstance(entry.get("path"), str):
         entry = {**entry, "path": (c.base_dir / entry["path"]).as_posix()}
         if isinstance(entry.get("vstpreset"), str):
@@ -67,7 +69,21 @@ def with_template(c: Checker, d: MarkedDict, w: str) -> MarkedDict:
 
 
 def failed_plugins(procs: list[Processor]) -> list[str]:
-    """One line per bypassed plugin slot among ``procs``: its path and why it failed."""
+    """One line per bypassed plugin slot or failed instrument among ``procs``: its path and why it failed;
+    then what a sampler's bank read but does not play (an unknown SFZ opcode, say)."""
     from dsp.plugins.failed import FailedPlugin
+    from instruments.failed import FailedInstrument
 
-    return [f"{p.path}: {p.reason} (bypassed)" for p in procs if isinstance(p, FailedPlugin)]
+    lines: list[str] = []
+    banks: set[int] = set()
+    for p in procs:
+        if isinstance(p, FailedPlugin):
+            lines.append(f"{p.path}: {p.reason} (bypassed)")
+        elif isinstance(p, FailedInstrument):
+            lines.append(f"{p.reason} (the track plays silence)")
+        elif type(p).__name__ == "Sampler":
+            bank = p.bank  # type: ignore[attr-defined]
+            if id(bank) not in banks:
+                banks.add(id(bank))
+                lines += list(bank.warnings)
+    return lines

@@ -55,6 +55,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--block-size", type=int, default=2048, help="samples per block (default 2048; the sound is the same)"
     )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="threads that render instruments side by side (default 0: one per core, up to 4)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.epilog = (
         "Example: strum generate --genre jazz --key Eb --tempo 70 --bars 16 -o jazz.wav --midi jazz.mid"
@@ -182,7 +188,9 @@ def _generate(args, outs, request, step, bar) -> int:
     step("song", _SONG_UNITS)
     sr = int(args.sample_rate)
     release_compiler_pages()
-    built = session.build(sr, args.block_size)
+    from bridge.cli.render import render_threads
+
+    built = session.build(sr, args.block_size, render_threads(args.threads, args.block_size))
     total: int | None = None
     end_sample: int = built.end_sample
     tail: str | float = "auto"

@@ -23,12 +23,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("song", metavar="SONG", help="a song file (.yaml) or a Standard MIDI File (.mid)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="the WAV file to write")
     p.add_argument("--sample-rate", type=int, default=48000, help="sample rate in Hz (default 48000)")
-    p.add_argument("--block-size", type=int, default=512, help="samples per block (default 512)")
+    p.add_argument(
+        "--block-size", type=int, default=2048, help="samples per block (default 2048; the sound is the same)"
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="threads that render instruments side by side (default 0: one per core, up to 4)",
+    )
     p.add_argument(
         "--bit-depth",
         choices=("16", "24", "32f"),
         default="24",
         help="WAV sample format (default 24; 16 is dithered)",
+    )
+    p.add_argument(
+        "--soundfont",
+        metavar="FILE",
+        help="play a MIDI file with this .sf2, .sf3, .sfz, kit .yaml or WAV folder (General MIDI programs,"
+        " banks and drums); without it the built-in synth plays",
     )
     p.add_argument("--stems", metavar="DIR", help="also write one WAV per track and bus into DIR")
     p.add_argument(
@@ -56,19 +70,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _load(path: Path):
-    """The session of a song file or MIDI file; CliError (exit 2) naming the file for one that cannot be
-    read."""
+def _load(path: Path, soundfont: str | None = None):
+    """The session of a song file or MIDI file (played by ``soundfont`` if given); CliError (exit 2) naming
+    the file for one that cannot be read."""
     from bridge.cli import CliError
 
     suffix = path.suffix.lower()
+    if soundfont is not None and suffix not in MIDI_SUFFIXES:
+        raise CliError(
+            f"--soundfont plays MIDI files; a song file names its instruments ({path} is {suffix!r})", 2
+        )
     if suffix in MIDI_SUFFIXES:
         from bridge.errors import MidiFileError
         from bridge.midi_import import session_from_midi
+        from instruments.errors import SampleFileError
 
         try:
-            return session_from_midi(path)
-        except MidiFileError as exc:
+            return session_from_midi(path, soundfont=soundfont)
+        except (MidiFileError, SampleFileError) as exc:
             raise CliError(str(exc), 2) from None
     if suffix in SONG_SUFFIXES:
         from presets.errors import PresetError
@@ -104,6 +123,18 @@ def parse_size(text: str, what: str = "--plot-size") -> tuple[int, int]:
     return int(w), int(h)
 
 
+def render_threads(requested: int, block_size: int) -> int:
+    """How many threads render instruments: ``requested``, or with 0 one per core up to 4 when blocks are
+    long enough for the hand-over to pay (1024 samples or more); CliError (exit 2) for a negative count."""
+    from bridge.cli import CliError
+
+    if requested < 0 or requested > 64:
+        raise CliError(f"--threads must be 0..64, got {requested}", 2)
+    if requested:
+        return requested
+    return min(os.cpu_count() or 1, 4) if block_size >= 1024 else 1
+
+
 def parse_tail(text: str) -> str | float:
     """``"auto"`` or seconds after the song end, 0..3600 (the bound :func:`engine.render.render` keeps);
     CliError (exit 2) for anything else, nan and inf included."""
@@ -134,6 +165,13 @@ def check_writable(path: Path, what: str = "output") -> None:
         raise CliError(f"{path}: cannot write the {what}: {folder} is not a folder", 2)
     if not os.access(folder, os.W_OK | os.X_OK):
         raise CliError(f"{path}: cannot write the {what}: no permission to write in {folder}", 2)
+
+
+def _bank_warnings(session) -> list[str]:
+    """What the sampler's bank read but does not play (each bank once)."""
+    from presets.song_devices import failed_plugins
+
+    return failed_plugins([t.instrument for t in session.tracks])
 
 
 class _Tee:
@@ -171,7 +209,9 @@ def run(args: argparse.Namespace) -> int:
             )
         check_writable(plot, "plot")
     tail = parse_tail(args.tail)
-    session = _load(song)
+    session = _load(song, args.soundfont)
+    if args.soundfont:
+        session.warnings = [*session.warnings, *_bank_warnings(session)]
     for warning in session.warnings:  # e.g. a plugin that failed to load: its slot is bypassed
         print(f"strum render: warning: {warning}", file=sys.stderr)
 
@@ -183,7 +223,9 @@ def run(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     try:
-        built = session.build(args.sample_rate, args.block_size)
+        built = session.build(
+            args.sample_rate, args.block_size, render_threads(args.threads, args.block_size)
+        )
     except ValueError as exc:  # the song (SessionError, GraphError) or --sample-rate/--block-size refused
         raise CliError(f"{song}: {exc}", 2) from None
     except EngineError as exc:

@@ -84,7 +84,7 @@ TRIGGERS = {"attack": TRIGGER_ATTACK, "release": TRIGGER_RELEASE, "first": TRIGG
             "legato": TRIGGER_LEGATO}  # fmt: skip
 
 
-@dataclass
+@dataclass(slots=True)
 class Sample:
     """A mono stretch of the bank's pool. Indices are into the pool; ``end`` and ``loop_end`` exclusive.
 
@@ -100,7 +100,7 @@ class Sample:
     pitch_correction_cents: float = 0.0
 
 
-@dataclass
+@dataclass(slots=True)
 class Region:
     """One voice's recipe: which sample, when it sounds, and how it is shaped. Defaults are neutral.
 

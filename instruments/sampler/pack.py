@@ -2,9 +2,16 @@
 
 :func:`pack_regions` resolves every region against its sample (pool indices for start, end and loop,
 clamped inside the sample; a loop shorter than one frame is no loop) and lays the presets' regions out
-contiguously, presets in the bank's order. The arrays are built once per bank and shared read-only by
-every sampler playing it, except the int64 region rows, which hold round-robin counters: each sampler
-takes its own copy of those.
+contiguously, presets in the bank's order.
+
+Continuous loops shorter than :data:`UNROLL_FRAMES` are unrolled once per bank: a copy of the sample
+with its loop repeated until it is that long goes to the end of the pool, and the regions play the copy.
+The sound is the same (the loop's content repeats exactly), but a voice wraps, and reads around a wrap,
+once in thousands of samples instead of every few dozen, which is where the kernel's slow reads are. (A
+sustain loop is left alone: released, it plays on into the sample's tail at once.)
+
+The arrays are built once per bank and shared read-only by every sampler playing it, except the int64
+region rows, which hold round-robin counters: each sampler takes its own copy of those.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from instruments.sampler.model import FILTER_NONE, Bank, Region, Sample
 __all__ = ["PackedBank", "pack_regions"]
 
 BASE_HZ = 8.175798915643707
+UNROLL_FRAMES = 1024
 
 
 @dataclass(frozen=True)
@@ -37,7 +45,8 @@ def _cents(hz: float) -> float:
     return 1200.0 * math.log2(max(hz, 1e-3) / BASE_HZ)
 
 
-def _region_rows(reg: Region, sample: Sample, rf: np.ndarray, ri: np.ndarray, c: int) -> None:
+def _bounds(reg: Region, sample: Sample) -> tuple[int, int, int, int]:
+    """Pool indices of a region's start, end, loop start and loop end, clamped inside its sample."""
     s0, s1 = sample.start, sample.end
     start = min(max(s0 + reg.offset, s0), max(s1 - 1, s0))
     end = s1 if reg.end is None else min(max(s0 + reg.end, start + 1), s1)
@@ -45,6 +54,47 @@ def _region_rows(reg: Region, sample: Sample, rf: np.ndarray, ri: np.ndarray, c:
     le = sample.loop_end if reg.loop_end is None else s0 + reg.loop_end
     ls = min(max(ls, s0), end)
     le = min(max(le, ls), end)
+    return start, end, ls, le
+
+
+class _Unroller:
+    """Copies of samples with short loops unrolled, appended after the pool (see the module docstring)."""
+
+    def __init__(self, pool: np.ndarray) -> None:
+        self.pool = pool
+        self.size = pool.shape[0]
+        self.parts: list[np.ndarray] = []
+        self.made: dict[tuple[int, int, int, int], tuple[int, int]] = {}
+
+    def remap(self, reg: Region, sample: Sample) -> tuple[int, int, int, int, int]:
+        """(sample start, start, end, loop start, loop end) in the pool, in a copy if the loop is short."""
+        start, end, ls, le = _bounds(reg, sample)
+        length = le - ls
+        if reg.loop_mode != L.LOOP_CONTINUOUS or not 0 < length < UNROLL_FRAMES:
+            return sample.start, start, end, ls, le
+        s0 = sample.start
+        key = (s0, end, ls, le)
+        if key not in self.made:
+            extra = -(-UNROLL_FRAMES // length) - 1  # more copies of the loop after the first
+            loop = self.pool[ls:le]
+            copy = np.concatenate([self.pool[s0:le], np.tile(loop, extra), self.pool[le:end]])
+            self.made[key] = (self.size, extra * length)
+            self.parts.append(copy)
+            self.size += copy.shape[0]
+        base, grown = self.made[key]
+        shift = base - s0
+        return base, start + shift, end + shift + grown, ls + shift, le + shift + grown
+
+    def pool_with_copies(self) -> np.ndarray:
+        if not self.parts:
+            return self.pool
+        return np.concatenate([self.pool, *self.parts])
+
+
+def _region_rows(
+    reg: Region, sample: Sample, unroll: _Unroller, rf: np.ndarray, ri: np.ndarray, c: int
+) -> None:
+    s0, start, end, ls, le = unroll.remap(reg, sample)
     values = {
         L.R_START: start,
         L.R_END: end,
@@ -127,11 +177,14 @@ def pack_regions(bank: Bank) -> PackedBank:
     ri = np.zeros((L.NUM_RI_ROWS, max(total, 1)), dtype=np.int64)
     presets = np.zeros((len(bank.presets), 4), dtype=np.int64)
     c = 0
+    unroll = _Unroller(bank.pool)
     for k, preset in enumerate(bank.presets):
         presets[k] = (preset.bank, preset.program, c, c + len(preset.regions))
         for reg in preset.regions:
-            _region_rows(reg, bank.samples[reg.sample], rf, ri, c)
+            _region_rows(reg, bank.samples[reg.sample], unroll, rf, ri, c)
             c += 1
-    packed = PackedBank(rf, ri, presets, bank.pool, bank.pool_scale)
+    scale = bank.pool_scale
+    bank.pool = unroll.pool_with_copies()  # one pool still: the copies follow the samples
+    packed = PackedBank(rf, ri, presets, bank.pool, scale)
     object.__setattr__(bank, "_packed", packed)
     return packed

@@ -43,6 +43,7 @@ class Sampler(Processor):
     """Plays ``bank`` from MIDI on all 16 channels (see the module docstring)."""
 
     event_inputs = (EventPort("midi"),)
+    parallel_safe = True  # its kernels release the GIL: offline renders may run it beside others
 
     def __init__(
         self,

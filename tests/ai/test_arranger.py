@@ -281,9 +281,13 @@ def test_the_song_document_loads_with_the_exact_length_and_the_gm_programs():
     assert doc["key"] == "G major" and doc["tempo"] == 112
     drums = next(t for t in doc["tracks"] if t["name"] == "drums")
     assert drums["instrument"] == {"type": "drums"}
-    assert all(n["channel"] == 9 for n in drums["clips"][0]["notes"])
+    assert all(n[4] == 9 for n in drums["clips"][0]["notes"])
     fiddle = next(t for t in doc["tracks"] if t["name"] == "fiddle")
-    assert fiddle["clips"][0]["programs"] == [{"beat": 0, "program": 110}]
+    channel = fiddle["clips"][0]["notes"][0][4]
+    assert fiddle["clips"][0]["programs"] == [{"beat": 0, "program": 110, "channel": channel}]
+    # every pitched part has a channel of its own, so a General MIDI player keeps their programs apart
+    pitched = [t["clips"][0]["notes"][0][4] for t in doc["tracks"] if t["name"] != "drums" and "clips" in t]
+    assert len(set(pitched)) == len(pitched) and 9 not in pitched
 
 
 def test_a_seed_tune_opens_the_melody_and_the_chords_under_it_are_refitted_to_it():

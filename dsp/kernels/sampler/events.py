@@ -123,6 +123,9 @@ from dsp.kernels.sampler.layout import (
     V_FADE_STEP,
     V_GAIN_L,
     V_HOLD_N,
+    V_LAST_CENTS,
+    V_LAST_FC,
+    V_LAST_PAN,
     V_MOD,
     V_MOD_ATTACK_STEP,
     V_MOD_DECAY_STEP,
@@ -343,6 +346,9 @@ def _start_voice(rf, ri, vf, vi, v, r, ch, note, velocity, serial, sample_rate):
     )
     vf[V_ENV, v] = 0.0
     vf[V_GAIN_L, v] = -1.0  # the first control update sets the gains without a ramp
+    vf[V_LAST_CENTS, v] = math.nan  # ... and computes everything
+    vf[V_LAST_FC, v] = math.nan
+    vf[V_LAST_PAN, v] = math.nan
     vf[V_CTRL, v] = 0.0
 
 

@@ -145,7 +145,12 @@ V_STEP_L = 39  # gain steps per sample toward the targets of the last control up
 V_STEP_R = 40
 V_A1 = 41
 V_A2 = 42
-NUM_V_ROWS = 43
+V_LAST_CENTS = 43  # what the control update last computed from (NaN: nothing yet), to skip repeats
+V_LAST_FC = 44
+V_LAST_PAN = 45
+V_PAN_L = 46
+V_PAN_R = 47
+NUM_V_ROWS = 48
 
 # -- voice rows (int64) ------------------------------------------------------------------------------------
 VI_STAGE = 0
@@ -207,7 +212,7 @@ DRUM_CHANNEL = 9
 DRUM_BANK = 128
 SILENCE = 1e-5  # -100 dB: a decaying or releasing voice is done below this
 LN_SILENCE = -11.512925464970229  # ln(1e-5)
-CONTROL_SAMPLES = 32  # pitch, filter, LFOs and gains are updated this often
+CONTROL_SAMPLES = 64  # pitch, filter, LFOs and gains are updated this often
 FADE_MS = 5.0  # choke and steal fade-out
 INTERP_LINEAR = 0
 INTERP_CUBIC = 1

@@ -53,7 +53,7 @@ def render_block(
     for e in range(count):
         offset = min(max(int(ev_offset[e]), 0), frames)
         if offset > pos:
-            render_span(pool, scale, rf, vf, vi, cf, sinc, interp, sample_rate, buf, pos, offset)
+            render_span(pool, scale, rf, vf, vi, cf, sinc, interp, sample_rate, buf, pos, offset, sends)
             pos = offset
         apply_event(
             rf,
@@ -73,7 +73,7 @@ def render_block(
             int(ev_data2[e]),
         )
     if pos < frames:
-        render_span(pool, scale, rf, vf, vi, cf, sinc, interp, sample_rate, buf, pos, frames)
+        render_span(pool, scale, rf, vf, vi, cf, sinc, interp, sample_rate, buf, pos, frames, sends)
     step = (gain_to - gain_from) / max(frames, 1)
     g = gain_from
     for i in range(frames):

@@ -40,6 +40,7 @@ from dsp.kernels.sampler.layout import (
     FILTER_NONE,
     INTERP_CUBIC,
     INTERP_LINEAR,
+    INTERP_SINC,
     LOOP_CONTINUOUS,
     LOOP_SUSTAIN,
     R_CHORUS,
@@ -87,6 +88,9 @@ from dsp.kernels.sampler.layout import (
     V_GAIN_R,
     V_HOLD_N,
     V_INC,
+    V_LAST_CENTS,
+    V_LAST_FC,
+    V_LAST_PAN,
     V_MOD,
     V_MOD_ATTACK_STEP,
     V_MOD_DECAY_STEP,
@@ -98,6 +102,8 @@ from dsp.kernels.sampler.layout import (
     V_MODLFO_INC,
     V_MODLFO_PHASE,
     V_MODLFO_WAIT,
+    V_PAN_L,
+    V_PAN_R,
     V_POS,
     V_RATIO,
     V_RELEASE_K,
@@ -266,13 +272,18 @@ def control_update(rf, vf, vi, cf, v, sample_rate, fresh):
     depth = rf[R_VIB_TO_PITCH, r] + 50.0 * (cf[C_MOD_WHEEL, ch] + cf[C_PRESSURE, ch])
     cents = vf[V_CENTS, v] + cf[C_BEND, ch] * cf[C_BEND_RANGE, ch] * 100.0
     cents += mod * rf[R_MOD_TO_PITCH, r] + vib * depth + mlfo * rf[R_MODLFO_TO_PITCH, r]
-    vf[V_INC, v] = vf[V_RATIO, v] * math.exp2(cents / 1200.0)
+    # most voices are not modulated: what did not move since the last update is not recomputed
+    if cents != vf[V_LAST_CENTS, v]:
+        vf[V_LAST_CENTS, v] = cents
+        vf[V_INC, v] = vf[V_RATIO, v] * math.exp2(cents / 1200.0)
     # filter
     ftype = vi[VI_FILTER, v]
-    if ftype != FILTER_NONE:
-        to_filter = rf[R_MOD_TO_FILTER, r]
-        lfo_to_filter = rf[R_MODLFO_TO_FILTER, r]
-        fc = BASE_HZ * math.exp2((vf[V_CUTOFF_CENTS, v] + mod * to_filter + mlfo * lfo_to_filter) / 1200.0)
+    to_filter = rf[R_MOD_TO_FILTER, r]
+    lfo_to_filter = rf[R_MODLFO_TO_FILTER, r]
+    fc_cents = vf[V_CUTOFF_CENTS, v] + mod * to_filter + mlfo * lfo_to_filter
+    if ftype != FILTER_NONE and fc_cents != vf[V_LAST_FC, v]:
+        vf[V_LAST_FC, v] = fc_cents
+        fc = BASE_HZ * math.exp2(fc_cents / 1200.0)
         res_db = rf[R_RESONANCE_DB, r]
         lowpass = ftype == FILTER_LP1 or ftype == FILTER_LP2
         still = to_filter == 0.0 and lfo_to_filter == 0.0
@@ -292,9 +303,13 @@ def control_update(rf, vf, vi, cf, v, sample_rate, fresh):
     if swing != 0.0:
         gain *= math.pow(10.0, -swing * 0.5 * (1.0 + mlfo) / 20.0)
     pan = min(max(rf[R_PAN, r] + cf[C_PAN, ch], -1.0), 1.0)
-    angle = (pan + 1.0) * (math.pi / 4.0)
-    target_l = gain * math.cos(angle)
-    target_r = gain * math.sin(angle)
+    if pan != vf[V_LAST_PAN, v]:
+        vf[V_LAST_PAN, v] = pan
+        angle = (pan + 1.0) * (math.pi / 4.0)
+        vf[V_PAN_L, v] = math.cos(angle)
+        vf[V_PAN_R, v] = math.sin(angle)
+    target_l = gain * vf[V_PAN_L, v]
+    target_r = gain * vf[V_PAN_R, v]
     if fresh:
         vf[V_GAIN_L, v] = target_l
         vf[V_GAIN_R, v] = target_r
@@ -360,16 +375,103 @@ def _hermite(xm1, x0, x1, x2, f):
 
 
 @njit(cache=True, nogil=True)
-def render_span(pool, scale, rf, vf, vi, cf, sinc, interp, sample_rate, buf, start, stop):
-    """Add every sounding voice's samples ``start .. stop`` of the block into ``buf`` (float64, rows:
-    left, right, reverb left, reverb right, chorus left, chorus right). Voices that finish become idle."""
-    for v in range(vf.shape[1]):
-        if vi[VI_STAGE, v] != STAGE_IDLE:
-            _render_voice(pool, scale, rf, vf, vi, cf, sinc, interp, sample_rate, buf, start, stop, v)
+def _lean(
+    pool,
+    scale,
+    buf,
+    i,
+    n,
+    pos,
+    inc,
+    env,
+    k_env,
+    gl,
+    gr,
+    sl,
+    sr,
+    fon,
+    s1,
+    s2,
+    b0,
+    b1,
+    b2,
+    a1,
+    a2,
+    highpass1,
+    rv,
+    cv,
+    interp,
+    lo,
+    end,
+    ls,
+    le,
+    looping,
+    wrapped,
+    sinc,
+):
+    # n samples whose envelope stays in one stage (see _render_voice): read, filter, envelope, mix. Reads
+    # are direct where every tap lies inside the sample; near loop points and edges they go through _read
+    sends = rv != 0.0 or cv != 0.0
+    cubic = interp == INTERP_CUBIC
+    back = 1 if cubic else 0
+    hi = (le if looping else end) - 2
+    safe = (ls if looping and wrapped else lo) + back
+    done = False
+    for j in range(i, i + n):
+        idx = int(pos)
+        f = pos - idx
+        if idx < safe or idx >= hi:
+            x = _read(pool, 1.0, pos, lo, end, ls, le, looping, wrapped, interp, sinc)
+        elif cubic:
+            x = _hermite(
+                float(pool[idx - 1]), float(pool[idx]), float(pool[idx + 1]), float(pool[idx + 2]), f
+            )
+        else:
+            x0 = float(pool[idx])
+            x = x0 + (float(pool[idx + 1]) - x0) * f
+        x *= scale
+        if fon:
+            out = b0 * x + s1
+            s1 = b1 * x - a1 * out + s2
+            s2 = b2 * x - a2 * out
+            x = x - out if highpass1 else out
+        env *= k_env
+        y = x * env
+        gl += sl
+        gr += sr
+        left = y * gl
+        right = y * gr
+        buf[0, j] += left
+        buf[1, j] += right
+        if sends:
+            buf[2, j] += left * rv
+            buf[3, j] += right * rv
+            buf[4, j] += left * cv
+            buf[5, j] += right * cv
+        pos += inc
+        if looping:
+            if pos >= le:
+                pos -= le - ls
+                wrapped = True
+                safe = ls + back
+        elif pos >= end:
+            done = True
+            break
+    return pos, env, gl, gr, s1, s2, wrapped, done
 
 
 @njit(cache=True, nogil=True)
-def _render_voice(pool, scale, rf, vf, vi, cf, sinc, interp, sample_rate, buf, start, stop, v):
+def render_span(pool, scale, rf, vf, vi, cf, sinc, interp, sample_rate, buf, start, stop, sends):
+    """Add every sounding voice's samples ``start .. stop`` of the block into ``buf`` (float64, rows:
+    left, right, reverb left, reverb right, chorus left, chorus right; the send rows only with ``sends``).
+    Voices that finish become idle."""
+    for v in range(vf.shape[1]):
+        if vi[VI_STAGE, v] != STAGE_IDLE:
+            _render_voice(pool, scale, rf, vf, vi, cf, sinc, interp, sample_rate, buf, start, stop, v, sends)
+
+
+@njit(cache=True, nogil=True)
+def _render_voice(pool, scale, rf, vf, vi, cf, sinc, interp, sample_rate, buf, start, stop, v, sends):
     r = vi[VI_REGION, v]
     lo = int(rf[R_SAMPLE_START, r])
     end = int(rf[R_END, r])
@@ -405,8 +507,8 @@ def _render_voice(pool, scale, rf, vf, vi, cf, sinc, interp, sample_rate, buf, s
         a1 = vf[V_A1, v]
         a2 = vf[V_A2, v]
         highpass1 = ftype == FILTER_HP1
-        rv = vf[V_REVERB, v]
-        cv = vf[V_CHORUS, v]
+        rv = vf[V_REVERB, v] if sends else 0.0
+        cv = vf[V_CHORUS, v] if sends else 0.0
         hi = le if looping else end
         decay_k = vf[V_DECAY_K, v]
         sustain = vf[V_SUSTAIN, v]
@@ -419,7 +521,51 @@ def _render_voice(pool, scale, rf, vf, vi, cf, sinc, interp, sample_rate, buf, s
         level = max(gl, gr, gl + sl * n, gr + sr * n)
         floor = max(SILENCE, NOISE_FLOOR / level) if level > 0.0 else 1.0
         done = False
-        for j in range(i, i + n):
+        # the common case takes a lean loop: the envelope cannot change stage within these n samples, the
+        # reads stay inside the sample and away from its edges, and a loop does not wrap
+        k_env = 1.0 if stage == STAGE_SUSTAIN else (decay_k if stage == STAGE_DECAY else release_k)
+        n_done = 0
+        if interp != INTERP_SINC and (
+            stage == STAGE_SUSTAIN
+            or (stage == STAGE_DECAY and env * math.pow(decay_k, n) > max(sustain, floor))
+            or (stage == STAGE_RELEASE and env * math.pow(release_k, n) >= floor)
+        ):
+            pos, env, gl, gr, s1, s2, wrapped, done = _lean(
+                pool,
+                scale,
+                buf,
+                i,
+                n,
+                pos,
+                inc,
+                env,
+                k_env,
+                gl,
+                gr,
+                sl,
+                sr,
+                fon,
+                s1,
+                s2,
+                b0,
+                b1,
+                b2,
+                a1,
+                a2,
+                highpass1,
+                rv,
+                cv,
+                interp,
+                lo,
+                end,
+                ls,
+                le,
+                looping,
+                wrapped,
+                sinc,
+            )
+            n_done = n
+        for j in range(i + n_done, i + n if not done else i):
             # amplitude envelope
             if stage == STAGE_SUSTAIN:
                 pass
