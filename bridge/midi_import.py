@@ -24,7 +24,7 @@ from bridge.midifile import MidiFileData, parse_midi_bytes, read_midi_file
 from engine.events import CONTROL_CHANGE, NOTE_OFF, NOTE_ON, PITCH_BEND, PROGRAM_CHANGE
 from engine.processor import Processor
 from engine.sequencer import Clip, ControlChange, Note, PitchBend, ProgramChange
-from engine.session import Session, TrackSpec
+from engine.session import BusSpec, Session, TrackSpec
 from engine.tempo import TempoMap, TempoPoint, TimeSignature
 
 __all__ = [
@@ -170,24 +170,31 @@ def session_from_midi_data(
     make_instrument: Callable[[int], Processor] = _default_instrument,
     *,
     soundfont: str | os.PathLike[str] | None = None,
+    dry: bool = False,
 ) -> Session:
     """The session of a read MIDI file. With ``soundfont`` (an .sf2, .sf3, .sfz, kit or WAV folder) every
     part plays a sampler of it, as a General MIDI player would (programs, bank select, drums on channel
-    10); :class:`instruments.errors.SampleFileError` if it cannot be read."""
+    10), and each voice's reverb and chorus send amounts (the font's, plus CC91 and CC93) feed a
+    ``reverb`` and a ``chorus`` bus, unless ``dry``; :class:`instruments.errors.SampleFileError` if the
+    font cannot be read."""
     session = Session(tempo_map=tempo_map_from_midi(data), title=os.path.basename(data.path))
     end_beat = data.tick_to_beat(data.end_tick)
     beat = data.tick_to_beat
     orphans: list[_Part] = []
     parts = _parts(data, orphans)
+    sends: dict[str, str] = {}
     if soundfont is not None:
         from instruments.sampler import Sampler, load_bank
 
         bank = load_bank(soundfont)
 
         def make_instrument(channel: int) -> Processor:
-            return Sampler(bank)
+            return Sampler(bank, sends=not dry)
 
         _adopt_orphans(parts, orphans)
+        if not dry:
+            session.buses += _effect_returns()
+            sends = {"reverb": "reverb", "chorus": "chorus"}
     for part in parts:
         ch = part.channel
         notes = [Note(p, beat(start), beat(end - start), vel, ch) for p, start, end, vel in part.notes]
@@ -201,9 +208,38 @@ def session_from_midi_data(
             name=part.name,
         )
         session.tracks.append(
-            TrackSpec(name=part.name, instrument=make_instrument(ch), clips=[clip], volume_db=-6.0)
+            TrackSpec(
+                name=part.name,
+                instrument=make_instrument(ch),
+                clips=[clip],
+                volume_db=-6.0,
+                instrument_sends=sends,
+            )
         )
     return session
+
+
+def _effect_returns() -> list[BusSpec]:
+    """The reverb and chorus a General MIDI player sends its voices to, wet only."""
+    from dsp.modulation import Chorus
+    from dsp.reverb import Reverb
+
+    reverb = Reverb()
+    for name, value in (
+        ("predelay_ms", 10.0),
+        ("decay_s", 2.0),
+        ("damping_hz", 6000.0),
+        ("size", 0.7),
+        ("mix", 1.0),
+    ):
+        reverb.param(name).set(value)
+    chorus = Chorus()
+    for name, value in (("rate_hz", 0.3), ("depth_ms", 2.0), ("mix", 1.0)):
+        chorus.param(name).set(value)
+    for fx in (reverb, chorus):
+        for p in fx.params.values():
+            p.reset()
+    return [BusSpec("reverb", [reverb]), BusSpec("chorus", [chorus])]
 
 
 def _add_note(notes: list[tuple[int, int, int, int]], pitch: int, start: int, end: int, vel: int) -> None:
@@ -217,11 +253,12 @@ def _safe_name(name: str) -> str:
 
 
 def session_from_midi(
-    path: str | os.PathLike[str], soundfont: str | os.PathLike[str] | None = None
+    path: str | os.PathLike[str], soundfont: str | os.PathLike[str] | None = None, dry: bool = False
 ) -> Session:
     """Read a .mid file (MidiFileError names the place of any problem) and build its session, played by
-    the built-in synth or, with ``soundfont``, by a sampler of it."""
-    return session_from_midi_data(read_midi_file(path), soundfont=soundfont)
+    the built-in synth or, with ``soundfont``, by a sampler of it (with reverb and chorus returns unless
+    ``dry``)."""
+    return session_from_midi_data(read_midi_file(path), soundfont=soundfont, dry=dry)
 
 
 # -- song documents ---------------------------------------------------------------------------------------

@@ -4,8 +4,9 @@ Offline renders of songs with many tracks spend most of their time in instrument
 the GIL (the sampler, the synth, the drum machine: ``parallel_safe = True``). :class:`InstrumentRack`
 takes such instruments and, every block, splits them between the calling thread and ``threads - 1``
 worker threads, balanced by what each one cost in the blocks before; it returns when all are done, so the
-plan sees one ordinary step. Each instrument keeps its own event input (``midi<k>``) and audio output
-(``out<k>``), its parameters and its automation.
+plan sees one ordinary step. Each instrument keeps its own event input (``midi<k>``) and audio outputs
+(its ports' names with ``<k>`` appended: ``out<k>``, and for a sampler with sends ``reverb<k>`` and
+``chorus<k>``), its parameters and its automation.
 
 It is for offline rendering only: handing work to threads and waiting for it blocks, which the audio
 callback must never do. :meth:`engine.session.Session.build` puts one in the graph when asked for
@@ -29,12 +30,12 @@ __all__ = ["InstrumentRack", "rackable"]
 
 
 def rackable(proc: Processor) -> bool:
-    """Whether ``proc`` can render in a rack: declared ``parallel_safe``, MIDI in, one audio output, no
-    audio input, no latency."""
+    """Whether ``proc`` can render in a rack: declared ``parallel_safe``, MIDI in, audio out, no audio
+    input, no latency."""
     return (
         bool(getattr(proc, "parallel_safe", False))
         and len(proc.event_inputs) == 1
-        and len(proc.audio_outputs) == 1
+        and len(proc.audio_outputs) >= 1
         and not proc.audio_inputs
         and proc.latency_samples == 0
     )
@@ -69,9 +70,12 @@ class InstrumentRack(Processor):
         self.instruments = list(instruments)
         self.threads = max(1, min(int(threads), len(self.instruments)))
         self.event_inputs = tuple(EventPort(f"midi{k}") for k in range(len(self.instruments)))
-        self.audio_outputs = tuple(
-            AudioPort(f"out{k}", inst.audio_outputs[0].channels) for k, inst in enumerate(self.instruments)
-        )
+        ports: list[AudioPort] = []
+        self._first_output: list[int] = []  # where instrument k's outputs start among the rack's
+        for k, inst in enumerate(self.instruments):
+            self._first_output.append(len(ports))
+            ports += [AudioPort(f"{port.name}{k}", port.channels) for port in inst.audio_outputs]
+        self.audio_outputs = tuple(ports)
         self._cost = np.zeros(len(self.instruments))
         self._jobs: list[queue.SimpleQueue] = []
         self._done: queue.SimpleQueue = queue.SimpleQueue()
@@ -114,10 +118,12 @@ class InstrumentRack(Processor):
         events_out: Sequence[EventBuffer],
     ) -> None:
         """Render every instrument's block into its output; returns when all are done."""
-        tasks = [
-            (k, (self.instruments[k], (audio_out[k],), (events_in[k],)))
-            for k in np.argsort(-self._cost, kind="stable")
-        ]
+        tasks = []
+        for k in np.argsort(-self._cost, kind="stable"):
+            inst = self.instruments[k]
+            first = self._first_output[k]
+            outs = tuple(audio_out[first : first + len(inst.audio_outputs)])
+            tasks.append((k, (inst, outs, (events_in[k],))))
         # the costliest first, each to the least loaded thread (the caller is thread 0)
         loads = [0.0] * self.threads
         shares: list[list[tuple[int, tuple]]] = [[] for _ in range(self.threads)]

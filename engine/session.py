@@ -60,6 +60,9 @@ class TrackSpec:
     sends: list[SendSpec] = field(default_factory=list)
     output: str = MASTER
     automation: dict[str, AutomationLane] = field(default_factory=dict)
+    # an instrument's extra outputs (a sampler's reverb and chorus sends) -> the buses they feed, as
+    # they come out of the instrument (before the inserts and the fader)
+    instrument_sends: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -121,6 +124,15 @@ class Session:
             for s in t.sends:
                 if s.bus not in bus_names:
                     raise SessionError(f"track {t.name!r}: send to unknown bus {s.bus!r}")
+            ports = [p.name for p in t.instrument.audio_outputs[1:]]
+            for port, bus in t.instrument_sends.items():
+                if port not in ports:
+                    raise SessionError(
+                        f"track {t.name!r}: the instrument has no send output {port!r} (it has: "
+                        f"{', '.join(ports) or 'none'})"
+                    )
+                if bus not in bus_names:
+                    raise SessionError(f"track {t.name!r}: instrument send {port!r} to unknown bus {bus!r}")
         for b in self.buses:
             if b.output != MASTER and b.output not in bus_names:
                 raise SessionError(f"bus {b.name!r}: output {b.output!r} is not a bus")
@@ -202,10 +214,15 @@ class Session:
             if t.name in rack_port:
                 k = rack_port[t.name]
                 graph.connect(f"{t.name}/seq", f"{RACK}.midi{k}")
-                inst = f"{RACK}.out{k}"
+                main = t.instrument.audio_outputs[0].name
+                inst = f"{RACK}.{main}{k}"
+                send_ports = {port: f"{RACK}.{port}{k}" for port in t.instrument_sends}
             else:
                 inst = graph.add(f"{t.name}/instrument", t.instrument)
                 graph.connect(f"{t.name}/seq", inst)
+                if len(t.instrument.audio_outputs) > 1:
+                    inst = f"{inst}.{t.instrument.audio_outputs[0].name}"
+                send_ports = {port: f"{t.name}/instrument.{port}" for port in t.instrument_sends}
             pre = chain(t.name, inst, t.inserts)
             channels = t.instrument.audio_outputs[0].channels if t.instrument.audio_outputs else 2
             if t.inserts and t.inserts[-1].audio_outputs:
@@ -215,6 +232,8 @@ class Session:
             graph.connect(pre, f"{t.name}/strip")
             graph.connect(f"{t.name}/strip", f"{t.output}/in")
             stems[t.name] = f"{t.name}/strip.out"
+            for port, bus in t.instrument_sends.items():
+                graph.connect(send_ports[port], f"{bus}/in")
             for s in t.sends:
                 send = Send(2 if not s.pre_fader else min(channels, 2), s.level_db, s.pre_fader)
                 name = graph.add(f"{t.name}/send/{s.bus}", send)

@@ -44,6 +44,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="play a MIDI file with this .sf2, .sf3, .sfz, kit .yaml or WAV folder (General MIDI programs,"
         " banks and drums); without it the built-in synth plays",
     )
+    p.add_argument(
+        "--dry",
+        action="store_true",
+        help="with --soundfont: no reverb and chorus returns (the font's and CC91/CC93 send amounts unused)",
+    )
     p.add_argument("--stems", metavar="DIR", help="also write one WAV per track and bus into DIR")
     p.add_argument(
         "--tail",
@@ -70,7 +75,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _load(path: Path, soundfont: str | None = None):
+def _load(path: Path, soundfont: str | None = None, dry: bool = False):
     """The session of a song file or MIDI file (played by ``soundfont`` if given); CliError (exit 2) naming
     the file for one that cannot be read."""
     from bridge.cli import CliError
@@ -86,7 +91,7 @@ def _load(path: Path, soundfont: str | None = None):
         from instruments.errors import SampleFileError
 
         try:
-            return session_from_midi(path, soundfont=soundfont)
+            return session_from_midi(path, soundfont=soundfont, dry=dry)
         except (MidiFileError, SampleFileError) as exc:
             raise CliError(str(exc), 2) from None
     if suffix in SONG_SUFFIXES:
@@ -209,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
             )
         check_writable(plot, "plot")
     tail = parse_tail(args.tail)
-    session = _load(song, args.soundfont)
+    session = _load(song, args.soundfont, args.dry)
     if args.soundfont:
         session.warnings = [*session.warnings, *_bank_warnings(session)]
     for warning in session.warnings:  # e.g. a plugin that failed to load: its slot is bypassed

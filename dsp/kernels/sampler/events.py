@@ -162,6 +162,7 @@ CHANNEL_AFTERTOUCH = 0xD0
 PITCH_BEND = 0xE0
 BASE_HZ = 8.175798915643707
 DEFAULT_VOLUME = 100.0 / 127.0
+DEFAULT_REVERB = 40.0 / 127.0  # CC91's customary power-on value
 
 
 @njit(cache=True, nogil=True)
@@ -217,7 +218,7 @@ def reset_channels(presets, cf, ci, keys, initial_program):
         cf[C_PAN, ch] = 0.0
         cf[C_MOD_WHEEL, ch] = 0.0
         cf[C_PRESSURE, ch] = 0.0
-        cf[C_REVERB, ch] = 0.0
+        cf[C_REVERB, ch] = DEFAULT_REVERB
         cf[C_CHORUS, ch] = 0.0
         for r in range(ci.shape[0]):
             ci[r, ch] = 0

@@ -95,7 +95,7 @@ def onset_s(x: np.ndarray, after_s: float = 0.0, threshold: float = 1e-3) -> flo
 
 @needs_gm_font
 def test_a_general_midi_file_plays_through_a_soundfont(tmp_path):
-    session = session_from_midi(gm_file(tmp_path / "gm.mid"), soundfont=GM_FONT)
+    session = session_from_midi(gm_file(tmp_path / "gm.mid"), soundfont=GM_FONT, dry=True)
     names = [t.name for t in session.tracks]
     assert len(names) == 3 and all(isinstance(t.instrument, Sampler) for t in session.tracks)
     stems = {t.name: render_session(Session(session.tempo_map, [t])) for t in session.tracks}
@@ -248,3 +248,43 @@ def test_an_error_in_a_rendering_thread_reaches_the_render(tmp_path):
     )
     with pytest.raises(Exception, match="boom in a worker"):
         render_session(session, threads=2)
+
+
+def test_cc91_sends_the_voices_to_the_reverb_return(tmp_path):
+    _sine_font(tmp_path / "sine.sf2", False)
+
+    def reverb_stem(cc91: int, dry: bool = False) -> np.ndarray:
+        mid = mido.MidiFile(type=0, ticks_per_beat=480)
+        mid.tracks.append(
+            mido.MidiTrack(
+                [
+                    mido.Message("control_change", control=91, value=cc91, time=0),
+                    mido.Message("note_on", note=69, velocity=100, time=0),
+                    mido.Message("note_off", note=69, velocity=0, time=960),
+                ]
+            )
+        )
+        mid.save(tmp_path / "r.mid")
+        session = session_from_midi(tmp_path / "r.mid", soundfont=tmp_path / "sine.sf2", dry=dry)
+        if dry:
+            assert not session.buses
+            return np.zeros(1)
+        assert [b.name for b in session.buses] == ["reverb", "chorus"]
+        built = session.build(SR, 2048)
+        sink, stem = _Collect(), _Collect()
+        render(built.engine, built.end_sample, sink, {"reverb": (built.stems["reverb"], stem)}, tail=0.5)
+        return stem.audio()
+
+    none, full = reverb_stem(0), reverb_stem(127)
+    assert np.abs(full).max() > 10 * max(np.abs(none).max(), 1e-6)  # CC91 0: the font's own send only
+    reverb_stem(127, dry=True)
+
+
+def test_an_instrument_send_to_a_missing_port_or_bus_is_refused(tmp_path):
+    from engine.errors import SessionError
+
+    bank = load_bank(_sine_font(tmp_path / "sine.sf2", False))
+    for sends, message in (({"reverb": "nowhere"}, "unknown bus"), ({"delay": "reverb"}, "no send output")):
+        session = Session(tracks=[TrackSpec("t", Sampler(bank, sends=True), instrument_sends=sends)])
+        with pytest.raises(SessionError, match=message):
+            session.build(SR, 512)
