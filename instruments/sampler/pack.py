@@ -4,11 +4,12 @@
 clamped inside the sample; a loop shorter than one frame is no loop) and lays the presets' regions out
 contiguously, presets in the bank's order.
 
-Continuous loops shorter than :data:`UNROLL_FRAMES` are unrolled once per bank: a copy of the sample
-with its loop repeated until it is that long goes to the end of the pool, and the regions play the copy.
-The sound is the same (the loop's content repeats exactly), but a voice wraps, and reads around a wrap,
-once in thousands of samples instead of every few dozen, which is where the kernel's slow reads are. (A
-sustain loop is left alone: released, it plays on into the sample's tail at once.)
+Continuous loops shorter than :data:`UNROLL_FRAMES` are unrolled once per bank: the loop repeated until
+it is that long, between guards of its own end and start, goes to the end of the pool, and a voice that
+has looped once moves into the copy at its next control update. The sound is the same (the loop's content
+repeats exactly), but the voice wraps once in thousands of samples instead of every few dozen, and never
+reads around a wrap, which is where the kernel's slow reads are. (A sustain loop is left alone: released,
+it plays on into the sample's tail at once.)
 
 The arrays are built once per bank and shared read-only by every sampler playing it, except the int64
 region rows, which hold round-robin counters: each sampler takes its own copy of those.
@@ -58,43 +59,41 @@ def _bounds(reg: Region, sample: Sample) -> tuple[int, int, int, int]:
 
 
 class _Unroller:
-    """Copies of samples with short loops unrolled, appended after the pool (see the module docstring)."""
+    """Short continuous loops unrolled into copies after the pool (see the module docstring)."""
 
     def __init__(self, pool: np.ndarray) -> None:
         self.pool = pool
         self.size = pool.shape[0]
         self.parts: list[np.ndarray] = []
-        self.made: dict[tuple[int, int, int, int], tuple[int, int]] = {}
+        self.made: dict[tuple[int, int], tuple[int, int]] = {}
 
-    def remap(self, reg: Region, sample: Sample) -> tuple[int, int, int, int, int]:
-        """(sample start, start, end, loop start, loop end) in the pool, in a copy if the loop is short."""
-        start, end, ls, le = _bounds(reg, sample)
+    def copy_of(self, reg: Region, ls: int, le: int) -> tuple[int, int]:
+        """(start, end) in the pool of the loop ``ls..le`` unrolled, or (0, 0) when it is not unrolled."""
         length = le - ls
         if reg.loop_mode != L.LOOP_CONTINUOUS or not 0 < length < UNROLL_FRAMES:
-            return sample.start, start, end, ls, le
-        s0 = sample.start
-        key = (s0, end, ls, le)
-        if key not in self.made:
-            extra = -(-UNROLL_FRAMES // length) - 1  # more copies of the loop after the first
+            return 0, 0
+        if (ls, le) not in self.made:
+            repeats = -(-UNROLL_FRAMES // length)
             loop = self.pool[ls:le]
-            copy = np.concatenate([self.pool[s0:le], np.tile(loop, extra), self.pool[le:end]])
-            self.made[key] = (self.size, extra * length)
+            # guards: the loop's end before the copy, its start after it (a loop shorter than a guard
+            # repeats), so reads around either end of the copy need no wrapping
+            reps = -(-L.COPY_GUARD // length)
+            guard_before = np.tile(loop, reps)[-L.COPY_GUARD :]
+            guard_after = np.tile(loop, reps)[: L.COPY_GUARD]
+            copy = np.concatenate([guard_before, np.tile(loop, repeats), guard_after])
+            start = self.size + L.COPY_GUARD
+            self.made[(ls, le)] = (start, start + repeats * length)
             self.parts.append(copy)
             self.size += copy.shape[0]
-        base, grown = self.made[key]
-        shift = base - s0
-        return base, start + shift, end + shift + grown, ls + shift, le + shift + grown
-
-    def pool_with_copies(self) -> np.ndarray:
-        if not self.parts:
-            return self.pool
-        return np.concatenate([self.pool, *self.parts])
+        return self.made[(ls, le)]
 
 
 def _region_rows(
     reg: Region, sample: Sample, unroll: _Unroller, rf: np.ndarray, ri: np.ndarray, c: int
 ) -> None:
-    s0, start, end, ls, le = unroll.remap(reg, sample)
+    start, end, ls, le = _bounds(reg, sample)
+    s0 = sample.start
+    copy_start, copy_end = unroll.copy_of(reg, ls, le)
     values = {
         L.R_START: start,
         L.R_END: end,
@@ -143,6 +142,8 @@ def _region_rows(
         L.R_HIRAND: reg.hirand,
         L.R_REVERB: reg.reverb_send,
         L.R_CHORUS: reg.chorus_send,
+        L.R_COPY_START: copy_start,
+        L.R_COPY_END: copy_end,
     }
     for row, value in values.items():
         rf[row, c] = float(value)
@@ -184,7 +185,22 @@ def pack_regions(bank: Bank) -> PackedBank:
             _region_rows(reg, bank.samples[reg.sample], unroll, rf, ri, c)
             c += 1
     scale = bank.pool_scale
-    bank.pool = unroll.pool_with_copies()  # one pool still: the copies follow the samples
+    if unroll.parts:
+        # one pool still, the copies after the samples: grown in place where nothing else refers to it (no
+        # second copy of a 150 MB pool, even for a moment), else copied once
+        pool = bank.pool
+        bank.pool = np.zeros(0, pool.dtype)
+        del unroll.pool
+        old = pool.shape[0]
+        try:
+            pool.resize(unroll.size, refcheck=True)
+        except ValueError:
+            pool = np.concatenate([pool, *unroll.parts])
+        else:
+            for part in unroll.parts:
+                pool[old : old + part.shape[0]] = part
+                old += part.shape[0]
+        bank.pool = pool
     packed = PackedBank(rf, ri, presets, bank.pool, scale)
     object.__setattr__(bank, "_packed", packed)
     return packed

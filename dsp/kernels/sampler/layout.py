@@ -78,7 +78,9 @@ R_LORAND = 43
 R_HIRAND = 44
 R_REVERB = 45
 R_CHORUS = 46
-NUM_R_ROWS = 47
+R_COPY_START = 47  # the loop unrolled in a copy (see instruments.sampler.pack): its start and end in the
+R_COPY_END = 48  # pool, with COPY_GUARD frames of the loop's end before it and of its start after it
+NUM_R_ROWS = 49
 
 # -- region rows (int64) -----------------------------------------------------------------------------------
 RI_LOKEY = 0
@@ -164,7 +166,8 @@ VI_LOOP_MODE = 7
 VI_FILTER = 8
 VI_WRAPPED = 9  # has looped at least once (reads before the loop start wrap to its end)
 VI_FILTER_ON = 10  # the filter runs (off while wide open, unmodulated and without resonance)
-NUM_VI_ROWS = 11
+VI_IN_COPY = 11  # looping in the region's unrolled copy of its loop
+NUM_VI_ROWS = 12
 
 # -- envelope stages (both envelopes; FADE only for the amplitude) -------------------------------------------
 STAGE_IDLE = 0
@@ -219,3 +222,4 @@ INTERP_CUBIC = 1
 INTERP_SINC = 2
 SINC_HALF = 8  # taps each side of the windowed-sinc interpolator
 SINC_PHASES = 512
+COPY_GUARD = 8  # frames around an unrolled loop copy: every read near its ends is direct

@@ -31,6 +31,7 @@ from dsp.kernels.sampler.layout import (
     C_REVERB,
     C_VOLUME,
     CONTROL_SAMPLES,
+    COPY_GUARD,
     FILTER_BP2,
     FILTER_BR2,
     FILTER_HP1,
@@ -44,6 +45,8 @@ from dsp.kernels.sampler.layout import (
     LOOP_CONTINUOUS,
     LOOP_SUSTAIN,
     R_CHORUS,
+    R_COPY_END,
+    R_COPY_START,
     R_END,
     R_LOOP_END,
     R_LOOP_START,
@@ -119,6 +122,7 @@ from dsp.kernels.sampler.layout import (
     VI_CHANNEL,
     VI_FILTER,
     VI_FILTER_ON,
+    VI_IN_COPY,
     VI_LOOP_MODE,
     VI_MOD_STAGE,
     VI_REGION,
@@ -407,6 +411,7 @@ def _lean(
     le,
     looping,
     wrapped,
+    reach,
     sinc,
 ):
     # n samples whose envelope stays in one stage (see _render_voice): read, filter, envelope, mix. Reads
@@ -414,8 +419,8 @@ def _lean(
     sends = rv != 0.0 or cv != 0.0
     cubic = interp == INTERP_CUBIC
     back = 1 if cubic else 0
-    hi = (le if looping else end) - 2
-    safe = (ls if looping and wrapped else lo) + back
+    hi = (le + reach if looping else end) - 2
+    safe = (ls - reach if looping and wrapped else lo) + back
     done = False
     for j in range(i, i + n):
         idx = int(pos)
@@ -453,7 +458,7 @@ def _lean(
             if pos >= le:
                 pos -= le - ls
                 wrapped = True
-                safe = ls + back
+                safe = ls - reach + back
         elif pos >= end:
             done = True
             break
@@ -477,6 +482,9 @@ def _render_voice(pool, scale, rf, vf, vi, cf, sinc, interp, sample_rate, buf, s
     end = int(rf[R_END, r])
     ls = int(rf[R_LOOP_START, r])
     le = int(rf[R_LOOP_END, r])
+    copy_start = int(rf[R_COPY_START, r])
+    copy_end = int(rf[R_COPY_END, r])
+    reach = 0  # frames past the loop end (and before its start) that read as the loop's own
     mode = vi[VI_LOOP_MODE, v]
     ftype = vi[VI_FILTER, v]
     i = start
@@ -485,6 +493,14 @@ def _render_voice(pool, scale, rf, vf, vi, cf, sinc, interp, sample_rate, buf, s
         if vf[V_CTRL, v] <= 0.0:
             control_update(rf, vf, vi, cf, v, sample_rate, vf[V_GAIN_L, v] < 0.0)
             vf[V_CTRL, v] = CONTROL_SAMPLES
+            if copy_end > copy_start and vi[VI_WRAPPED, v] != 0 and vi[VI_IN_COPY, v] == 0:
+                # looped once: on into the unrolled copy, at the same place in the loop
+                vf[V_POS, v] = copy_start + (vf[V_POS, v] - ls)
+                vi[VI_IN_COPY, v] = 1
+        if vi[VI_IN_COPY, v] != 0:
+            ls, le = copy_start, copy_end
+            lo, end = ls - COPY_GUARD, le + COPY_GUARD
+            reach = COPY_GUARD
         n = min(stop - i, int(vf[V_CTRL, v]))
         looping = le - ls >= 1 and (
             mode == LOOP_CONTINUOUS or (mode == LOOP_SUSTAIN and stage < STAGE_RELEASE)
@@ -562,6 +578,7 @@ def _render_voice(pool, scale, rf, vf, vi, cf, sinc, interp, sample_rate, buf, s
                 le,
                 looping,
                 wrapped,
+                reach,
                 sinc,
             )
             n_done = n
