@@ -254,6 +254,9 @@ def _resolve_overlaps(rows: Sequence[tuple[int, int, int, int, int, int, int]]) 
 NOTE_OFF_RESERVE = 128  # event-buffer places kept for note-offs, so a crowded block never hangs a note
 
 
+PEDALS = 16 * 128  # where the sustain pedals' states start in the table of sounding notes
+
+
 @njit(cache=True, nogil=True)
 def _gather(samples, status, d1, d2, start, stop, base, o_off, o_st, o_d1, o_d2, count, active):
     """Copy events with ``start <= sample < stop`` to offsets ``sample - start + base``; track notes.
@@ -292,6 +295,8 @@ def _gather(samples, status, d1, d2, start, stop, base, o_off, o_st, o_d1, o_d2,
         elif count < soft_cap:
             if kind == 0x90:
                 active[key] += 1
+            elif kind == 0xB0 and d1[i] == 64:
+                active[PEDALS + (st & 0x0F)] = 1 if d2[i] >= 64 else 0
             o_off[count] = samples[i] - start + base
             o_st[count] = st
             o_d1[count] = d1[i]
@@ -305,9 +310,10 @@ def _gather(samples, status, d1, d2, start, stop, base, o_off, o_st, o_d1, o_d2,
 
 @njit(cache=True, nogil=True)
 def _flush(active, offset, o_off, o_st, o_d1, o_d2, count):
-    """A note-off at ``offset`` for every sounding note; a note-off that does not fit stays owed."""
+    """A note-off at ``offset`` for every sounding note, and a sustain-pedal release for every channel whose
+    pedal is down (else the pedal would hold the released notes); what does not fit stays owed."""
     cap = o_off.shape[0]
-    for key in range(active.shape[0]):
+    for key in range(PEDALS):
         while active[key] > 0 and count < cap:
             o_off[count] = offset
             o_st[count] = 0x80 | (key // 128)
@@ -315,6 +321,14 @@ def _flush(active, offset, o_off, o_st, o_d1, o_d2, count):
             o_d2[count] = 64
             count += 1
             active[key] -= 1
+    for ch in range(16):
+        if active[PEDALS + ch] > 0 and count < cap:
+            o_off[count] = offset
+            o_st[count] = 0xB0 | ch
+            o_d1[count] = 64
+            o_d2[count] = 0
+            count += 1
+            active[PEDALS + ch] = 0
     return count
 
 
@@ -327,7 +341,7 @@ class Sequencer(Processor):
         super().__init__()
         self.table = table if table is not None else EventTable.empty()
         self._playing_table = self.table
-        self._active = np.zeros(16 * 128, dtype=np.int32)
+        self._active = np.zeros(PEDALS + 16, dtype=np.int32)  # notes sounding, then pedals down
         self._expected = -1
         self._owed = False
 
@@ -336,7 +350,7 @@ class Sequencer(Processor):
         self.table = table
 
     def active_notes(self) -> int:
-        return int(self._active.sum())
+        return int(self._active[:PEDALS].sum())
 
     def reset(self) -> None:
         super().reset()

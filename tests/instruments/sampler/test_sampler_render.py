@@ -288,3 +288,45 @@ def test_an_instrument_send_to_a_missing_port_or_bus_is_refused(tmp_path):
         session = Session(tracks=[TrackSpec("t", Sampler(bank, sends=True), instrument_sends=sends)])
         with pytest.raises(SessionError, match=message):
             session.build(SR, 512)
+
+
+def _held_session(tmp_path: Path) -> tuple[Session, Sampler]:
+    from engine.sequencer import ControlChange
+
+    sampler = Sampler(load_bank(_sine_font(tmp_path / "sine.sf2", False)))
+    notes = (Note(60, 0.0, 0.5, 100), Note(64, 0.5, 0.5, 100), Note(67, 1.0, 8.0, 100))
+    clip = Clip(0.0, notes, (ControlChange(0.0, 64, 127),), length_beats=16.0)
+    return Session(tracks=[TrackSpec("held", sampler, [clip])]), sampler
+
+
+def test_stop_lifts_the_sustain_pedal_so_no_voice_hangs(tmp_path):
+    session, sampler = _held_session(tmp_path)
+    eng = session.build(SR, 512).engine
+    eng.transport.play()
+    for _ in range(int(1.5 * SR / 512)):  # the pedal is down, three notes sound
+        eng.process_block(512)
+    assert sampler.active_voice_count() == 3
+    eng.transport.stop()
+    for _ in range(int(2 * SR / 512)):  # the loops would ring for ever if the pedal stayed down
+        eng.process_block(512)
+    assert sampler.active_voice_count() == 0
+
+
+def test_playing_the_sampler_allocates_nothing_per_block(tmp_path):
+    import tracemalloc
+
+    session, _ = _held_session(tmp_path)
+    eng = session.build(SR, 512).engine
+    eng.transport.play()
+    for _ in range(50):
+        eng.process_block(512)
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        for _ in range(400):
+            eng.process_block(512)
+        after, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak - before < 4096 and after - before < 1024
