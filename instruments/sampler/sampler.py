@@ -97,7 +97,6 @@ class Sampler(Processor):
         self._setup = EventBuffer(2 * L.NUM_CHANNELS + 1)
         self._buf = np.zeros((6, 1), dtype=np.float64)
         self._dummy = np.zeros((2, 1), dtype=np.float32)
-        self._gain_now = 1.0
         self._fade_samples = 240.0
         self.reset()
 
@@ -126,7 +125,6 @@ class Sampler(Processor):
                     self._ci[L.CI_BANK_MSB, ch] = msb
                     self._ci[L.CI_BANK_LSB, ch] = lsb
                     program_change(presets, self._ci, ch, self.program)
-        self._gain_now = 10.0 ** (self.gain_db.value / 20.0)
 
     def active_voice_count(self) -> int:
         """Voices sounding now, not counting those fading out after a steal or choke."""
@@ -160,9 +158,6 @@ class Sampler(Processor):
         if frames <= 0:
             return
         gain = self.gain_db.render(ctx)
-        g_from = self._gain_now
-        g_to = g_from if gain.shape[0] == 0 else 10.0 ** (float(gain[frames - 1]) / 20.0)
-        self._gain_now = g_to
         ev = events_in[0] if events_in else self._empty
         count = ev.count if events_in else 0
         packed = self._packed
@@ -173,5 +168,5 @@ class Sampler(Processor):
             packed.pool, packed.scale, packed.rf, self._ri, packed.presets, self._vf, self._vi, self._cf,
             self._ci, self._keys, self._misc, _SINC, int(self.interpolation.value), self.max_voices,
             self._fade_samples, self.sample_rate, ev.offset, ev.status, ev.data1, ev.data2, count, frames,
-            self._buf, g_from, g_to, out, self.sends, rev, cho,
+            self._buf, gain, self.gain_db.is_constant, out, self.sends, rev, cho,
         )  # fmt: skip

@@ -46,8 +46,29 @@ def make(kind: str, name: str) -> Processor:
 
         plugin: Processor = load_plugin_processor(HOSTED_PLUGIN)
         return plugin
+    if name == "sampler":
+        # songs name a sampler by its file: the contract covers one playing a small SoundFont with a loop
+        return INSTRUMENTS[name][0]({"type": name, "path": str(_small_soundfont())})
     table = EFFECTS if kind == "effect" else INSTRUMENTS
     return table[name][0]({"type": name})
+
+
+def _small_soundfont():
+    import tempfile
+    from pathlib import Path
+
+    from instruments.sampler.sf2_writer import PresetSpec, SampleSpec, ZoneSpec, write_soundfont
+
+    path = Path(tempfile.gettempdir()) / f"strum-contract-{os.getpid()}.sf2"
+    if not path.exists():
+        t = np.arange(8820) / 44100
+        tone = (0.4 * np.sin(2 * np.pi * 441 * t) + 0.1 * np.sin(2 * np.pi * 1323 * t)).astype(np.float32)
+        zone = ZoneSpec(
+            SampleSpec("tone", tone, 44100, root_key=69, loop=(4410, 8820)),
+            generators={"sampleModes": 1, "releaseVolEnv": -2400, "initialFilterFc": 9000},
+        )
+        write_soundfont(path, [PresetSpec("tone", 0, 0, [zone])])
+    return path
 
 
 def input_signal(channels: int, seed: int = 1, level: float = 0.5) -> np.ndarray:

@@ -35,8 +35,8 @@ def render_block(
     count,
     frames,
     buf,
-    gain_from,
-    gain_to,
+    gain_db,
+    gain_is_constant,
     out,
     sends,
     out_reverb,
@@ -44,8 +44,9 @@ def render_block(
 ):
     """Render ``frames`` samples: events ``0 .. count`` (parallel arrays, in offset order) are applied at
     their offsets between spans of voices. ``buf`` (float64, ``(6, >= frames)``) is scratch; the dry
-    stereo sum times a gain ramped from ``gain_from`` to ``gain_to`` goes into ``out`` (float32
-    ``(2, frames)``), and with ``sends`` the reverb and chorus pairs into ``out_reverb``/``out_chorus``."""
+    stereo sum times the gain (``gain_db[:frames]`` per sample, or ``gain_db[0]`` throughout when
+    ``gain_is_constant``) goes into ``out`` (float32 ``(2, frames)``), and with ``sends`` the reverb and
+    chorus pairs into ``out_reverb``/``out_chorus``."""
     for r in range(buf.shape[0]):
         for i in range(frames):
             buf[r, i] = 0.0
@@ -74,10 +75,10 @@ def render_block(
         )
     if pos < frames:
         render_span(pool, scale, rf, vf, vi, cf, sinc, interp, sample_rate, buf, pos, frames, sends)
-    step = (gain_to - gain_from) / max(frames, 1)
-    g = gain_from
+    g = 10.0 ** (gain_db[0] * 0.05)
     for i in range(frames):
-        g += step
+        if not gain_is_constant:
+            g = 10.0 ** (gain_db[i] * 0.05)
         out[0, i] = buf[0, i] * g
         out[1, i] = buf[1, i] * g
         if sends:
