@@ -91,7 +91,9 @@ class PolySynth(Processor):
     """
 
     event_inputs = (EventPort("midi"),)
-    parallel_safe = True  # its kernels release the GIL: offline renders may run it beside others
+    # not rendered on the rack's threads: a block is many short kernel calls (one per event), and handing
+    # the GIL back and forth between them cost more than the threads gained (measured on strum generate)
+    parallel_safe = False
     audio_outputs = (AudioPort("out", 2),)
 
     def __init__(self, max_voices: int = 32, *, pitch_bend_range_semitones: float = 2.0) -> None:
