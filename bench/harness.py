@@ -34,6 +34,10 @@ BENCHMARKS = {
         "trained models vs n-gram baselines, generated parts vs held-out data, arrangement and generate "
         "speed, memory",
     ),
+    "sampler": (
+        "bench.sampler",
+        "GM MIDI files through the sampler vs FluidSynth: speed, onsets, spectra, memory",
+    ),
 }
 
 

@@ -128,7 +128,9 @@ class Region:
     pitch_keytrack_cents: float = 100.0  # cents per key away from the keycenter (0: every key alike)
     tune_cents: float = 0.0  # everything else: transpose, coarse and fine tune, the sample's correction
     # level and pan
-    volume_db: float = 0.0  # SF2 -initialAttenuation/10 (0.4 not applied), SFZ volume
+    volume_db: float = (
+        0.0  # SF2: -0.4 * initialAttenuation / 10 (the factor SoundFont players apply); SFZ volume
+    )
     amp_veltrack: float = 1.0  # 0: velocity does not change the level; 1: (velocity/127)**2 full range
     pan: float = 0.0  # -1 left .. 1 right, constant power
     # playback
@@ -170,7 +172,10 @@ class Region:
     filter_type: int = FILTER_NONE
     cutoff_hz: float = 20000.0
     resonance_db: float = 0.0  # peak above the pass band (SF2 initialFilterQ / 10)
-    fil_veltrack_cents: float = 0.0  # cutoff moves by this * velocity / 127
+    fil_veltrack_cents: float = 0.0  # cutoff moves by this * velocity / 127 ...
+    fil_vel_switch: int = (
+        0  # ... for velocities from this one up; below it, by the whole of it (SF2's default)
+    )
     fil_keytrack_cents: float = 0.0  # cutoff moves by this per key away from fil_keycenter
     fil_keycenter: int = 60
     # choke: a note of a region with group g silences (fast fade) voices whose off_by is g

@@ -136,6 +136,7 @@ def _region_rows(
         L.R_CUTOFF_CENTS: _cents(reg.cutoff_hz),
         L.R_RESONANCE_DB: reg.resonance_db,
         L.R_FIL_VELTRACK: reg.fil_veltrack_cents,
+        L.R_FIL_VEL_SWITCH: reg.fil_vel_switch,
         L.R_FIL_KEYTRACK: reg.fil_keytrack_cents,
         L.R_FIL_KEYCENTER: reg.fil_keycenter,
         L.R_LORAND: reg.lorand,

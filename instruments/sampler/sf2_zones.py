@@ -46,6 +46,8 @@ _FULL = (0, 127)
 _LOOP_MODES = (NO_LOOP, LOOP_CONTINUOUS, NO_LOOP, LOOP_SUSTAIN)  # sampleModes 0..3
 _FILTER_OPEN = 13500  # initialFilterFc at or above this: the filter is open and velocity leaves it so
 _VEL_FILTER_CENTS = 2400  # the default velocity -> cutoff modulator's depth (SF2.04 §8.4.2)
+_VEL_FILTER_SWITCH = 64  # ... and the velocity its switch source turns on at
+_ATTENUATION_FACTOR = 0.4
 _G = GEN
 # an instrument zone ready to pair with preset zones: (generators, key range, velocity range, sample,
 # (amp_veltrack, velocity -> cutoff cents))
@@ -285,8 +287,9 @@ def _region(
         ctx.stats["no-loop"] += 1
         mode = NO_LOOP
     fc = w[g["initialFilterFc"]]
-    # the default velocity -> cutoff modulator: the cutoff at velocity 127 is the zone's, lower velocities
-    # close it by up to 2400 cents; an open filter stays open
+    # the default velocity -> cutoff modulator: the cutoff at velocity 127 is the zone's, velocities from
+    # 64 down close it by up to 2400 cents; its second source is a velocity switch, so below 64 the cutoff
+    # is the zone's again (as the common SoundFont players have it); an open filter stays open
     vel_cents = vel[1] if fc < _FILTER_OPEN else 0.0
     group = w[g["exclusiveClass"]]
     root = w[g["overridingRootKey"]]
@@ -299,7 +302,8 @@ def _region(
         pitch_keycenter=float(root if root >= 0 else s.root_key),
         pitch_keytrack_cents=float(w[g["scaleTuning"]]),
         tune_cents=w[g["coarseTune"]] * 100.0 + w[g["fineTune"]] + s.pitch_correction_cents,
-        volume_db=-w[g["initialAttenuation"]] / 10.0,
+        # attenuation in cB, scaled by 0.4 as SoundFont players do (fonts are voiced for that)
+        volume_db=-_ATTENUATION_FACTOR * w[g["initialAttenuation"]] / 10.0,
         amp_veltrack=vel[0],
         pan=max(-1.0, min(1.0, w[g["pan"]] / 500.0)),
         offset=offset,
@@ -339,6 +343,7 @@ def _region(
         cutoff_hz=_abs_hz(fc - vel_cents),
         resonance_db=w[g["initialFilterQ"]] / 10.0,
         fil_veltrack_cents=float(vel_cents),
+        fil_vel_switch=_VEL_FILTER_SWITCH if vel_cents else 0,
         group=group,
         off_by=group,
         reverb_send=w[g["reverbEffectsSend"]] / 1000.0,

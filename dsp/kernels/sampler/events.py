@@ -71,6 +71,7 @@ from dsp.kernels.sampler.layout import (
     R_CUTOFF_CENTS,
     R_FIL_KEYCENTER,
     R_FIL_KEYTRACK,
+    R_FIL_VEL_SWITCH,
     R_FIL_VELTRACK,
     R_HIRAND,
     R_KEYCENTER,
@@ -340,10 +341,10 @@ def _start_voice(rf, ri, vf, vi, v, r, ch, note, velocity, serial, sample_rate):
     vf[V_MODLFO_WAIT, v] = rf[R_MODLFO_DELAY, r] * sr
     vf[V_MODLFO_INC, v] = rf[R_MODLFO_FREQ, r] / sr
     # filter: velocity and key tracking fixed at the note-on
+    veltrack = rf[R_FIL_VELTRACK, r]
+    vel_cents = veltrack * vel if velocity >= rf[R_FIL_VEL_SWITCH, r] else veltrack
     vf[V_CUTOFF_CENTS, v] = (
-        rf[R_CUTOFF_CENTS, r]
-        + rf[R_FIL_VELTRACK, r] * vel
-        + rf[R_FIL_KEYTRACK, r] * (note - rf[R_FIL_KEYCENTER, r])
+        rf[R_CUTOFF_CENTS, r] + vel_cents + rf[R_FIL_KEYTRACK, r] * (note - rf[R_FIL_KEYCENTER, r])
     )
     vf[V_ENV, v] = 0.0
     vf[V_GAIN_L, v] = -1.0  # the first control update sets the gains without a ramp

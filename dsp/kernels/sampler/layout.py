@@ -80,7 +80,8 @@ R_REVERB = 45
 R_CHORUS = 46
 R_COPY_START = 47  # the loop unrolled in a copy (see instruments.sampler.pack): its start and end in the
 R_COPY_END = 48  # pool, with COPY_GUARD frames of the loop's end before it and of its start after it
-NUM_R_ROWS = 49
+R_FIL_VEL_SWITCH = 49  # velocity tracking of the cutoff applies from this velocity up
+NUM_R_ROWS = 50
 
 # -- region rows (int64) -----------------------------------------------------------------------------------
 RI_LOKEY = 0

@@ -304,8 +304,8 @@ def control_update(rf, vf, vi, cf, v, sample_rate, fresh):
     vol = cf[C_VOLUME, ch] * cf[C_EXPRESSION, ch]
     gain = vf[V_AMP, v] * vol * vol
     swing = rf[R_MODLFO_TO_VOLUME, r]
-    if swing != 0.0:
-        gain *= math.pow(10.0, -swing * 0.5 * (1.0 + mlfo) / 20.0)
+    if swing != 0.0:  # the modulation LFO swings the level by +/- swing dB
+        gain *= math.pow(10.0, swing * mlfo / 20.0)
     pan = min(max(rf[R_PAN, r] + cf[C_PAN, ch], -1.0), 1.0)
     if pan != vf[V_LAST_PAN, v]:
         vf[V_LAST_PAN, v] = pan

@@ -392,3 +392,27 @@ def test_bad_options_are_refused_with_a_message(bad):
     bank = make_bank([np.ones(10, np.float32)], [Region(0)])
     with pytest.raises(ValueError, match=next(iter(bad))):
         Sampler(bank, **bad)
+
+
+def test_velocity_closes_the_filter_only_from_the_switch_velocity_up():
+    # SoundFonts' default: soft notes below the switch keep the zone's cutoff; from it up, lower velocities
+    # close the cutoff by up to the tracking depth
+    noise = np.random.default_rng(5).standard_normal(20000).astype(np.float32) * 0.3
+    reg = Region(
+        0,
+        filter_type=2,
+        cutoff_hz=8.1758 * 2 ** ((9000 - 2400) / 1200),
+        fil_veltrack_cents=2400,
+        fil_vel_switch=64,
+        amp_veltrack=0,
+    )
+    bank = make_bank([noise], [reg])
+
+    def brightness(velocity: int) -> float:
+        out = play(Sampler(bank), [(0, NOTE_ON, 60, velocity)], 16000)[0, 1000:]
+        spec = np.abs(np.fft.rfft(out)) ** 2
+        return float(spec[len(spec) // 4 :].sum() / spec.sum())  # share above a quarter of Nyquist
+
+    soft, switch, hard = brightness(40), brightness(64), brightness(127)
+    assert switch < hard and switch < soft
+    assert soft == pytest.approx(hard, rel=1e-6)  # below the switch: the zone's own cutoff

@@ -136,7 +136,8 @@ def check_fixture_regions(bank: Bank) -> None:
     assert low.tune_cents == pytest.approx(-200 + 5 + 10 - 7)
     assert high_soft.tune_cents == pytest.approx(-4 + 10)
     assert high_loud.tune_cents == pytest.approx(5 + 10)
-    assert low.volume_db == pytest.approx(-9.0) and high_soft.volume_db == pytest.approx(-3.0)
+    # attenuation (cB) is scaled by 0.4, as SoundFont players do: 90 cB is -3.6 dB
+    assert low.volume_db == pytest.approx(-0.4 * 9.0) and high_soft.volume_db == pytest.approx(-0.4 * 3.0)
     assert low.pan == pytest.approx(-0.5) and high_soft.pan == 0.0
     assert (low.pitch_keycenter, high_soft.pitch_keycenter, low.pitch_keytrack_cents) == (57, 81, 100)
     # loops: sampleModes 1 / 3; the preset's sampleModes 0 is ignored (instrument-only generator)
@@ -159,7 +160,7 @@ def check_fixture_regions(bank: Bank) -> None:
     assert low.amp_delay_s == 0.0 and low.amp_hold_s == 0.0 and low.amp_decay_s == 0.0
     assert low.vib_freq_hz == pytest.approx(8.176) and low.mod_sustain == 1.0
     # filter: a closed one gets the default velocity modulator, an open one stays open
-    assert low.filter_type == FILTER_LP2 and low.fil_veltrack_cents == 2400
+    assert low.filter_type == FILTER_LP2 and low.fil_veltrack_cents == 2400 and low.fil_vel_switch == 64
     assert low.cutoff_hz == pytest.approx(hz(9000 - 2400))
     assert high_soft.fil_veltrack_cents == 0 and high_soft.cutoff_hz == pytest.approx(hz(13500))
     assert low.reverb_send == pytest.approx(0.1) and low.chorus_send == pytest.approx(0.25)
