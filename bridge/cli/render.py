@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="the WAV file to write")
     p.add_argument("--sample-rate", type=int, default=48000, help="sample rate in Hz (default 48000)")
     p.add_argument(
-        "--block-size", type=int, default=2048, help="samples per block (default 2048; the sound is the same)"
+        "--block-size", type=int, default=8192, help="samples per block (default 8192; the sound is the same)"
     )
     p.add_argument(
         "--threads",
