@@ -76,7 +76,7 @@ __all__ = ["FLUIDSYNTH", "FONTS", "run"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 48000
-BLOCK = 2048
+BLOCK = 8192  # the CLI's default block size
 FONT_DIR = Path("/usr/share/sounds/sf2")
 FONTS = {"Tim": FONT_DIR / "TimGM6mb.sf2", "R3": FONT_DIR / "FluidR3_GM.sf2"}
 FLUIDSYNTH = shutil.which("fluidsynth")
