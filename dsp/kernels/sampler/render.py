@@ -47,7 +47,7 @@ def render_block(
     stereo sum times the gain (``gain_db[:frames]`` per sample, or ``gain_db[0]`` throughout when
     ``gain_is_constant``) goes into ``out`` (float32 ``(2, frames)``), and with ``sends`` the reverb and
     chorus pairs into ``out_reverb``/``out_chorus``."""
-    for r in range(buf.shape[0]):
+    for r in range(buf.shape[0] if sends else 2):  # the send rows are written only with sends
         for i in range(frames):
             buf[r, i] = 0.0
     pos = 0
