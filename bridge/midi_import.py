@@ -47,7 +47,7 @@ def _default_instrument(channel: int) -> Processor:
 
     synth = PolySynth(max_voices=32)
     if channel == DRUM_CHANNEL:
-        # until the sampler lands, drums are short plucks so the groove stays audible
+        # the synth has no drum map: short plucks keep the groove audible (--soundfont plays real drums)
         synth.param("attack_ms").set(0.5)
         synth.param("decay_ms").set(60.0)
         synth.param("sustain").set(0.0)
@@ -213,7 +213,7 @@ def session_from_midi_data(
                 instrument=make_instrument(ch),
                 clips=[clip],
                 volume_db=-6.0,
-                instrument_sends=sends,
+                instrument_sends=dict(sends),
             )
         )
     return session
@@ -221,25 +221,17 @@ def session_from_midi_data(
 
 def _effect_returns() -> list[BusSpec]:
     """The reverb and chorus a General MIDI player sends its voices to, wet only."""
-    from dsp.modulation import Chorus
-    from dsp.reverb import Reverb
+    from presets.devices import build_device
 
-    reverb = Reverb()
-    for name, value in (
-        ("predelay_ms", 10.0),
-        ("decay_s", 2.0),
-        ("damping_hz", 6000.0),
-        ("size", 0.7),
-        ("mix", 1.0),
-    ):
-        reverb.param(name).set(value)
-    chorus = Chorus()
-    for name, value in (("rate_hz", 0.3), ("depth_ms", 2.0), ("mix", 1.0)):
-        chorus.param(name).set(value)
-    for fx in (reverb, chorus):
-        for p in fx.params.values():
-            p.reset()
-    return [BusSpec("reverb", [reverb]), BusSpec("chorus", [chorus])]
+    reverb = {
+        "type": "reverb",
+        "params": {"predelay_ms": 10.0, "decay_s": 2.0, "damping_hz": 6000.0, "size": 0.7, "mix": 1.0},
+    }
+    chorus = {"type": "chorus", "params": {"rate_hz": 0.3, "depth_ms": 2.0, "mix": 1.0}}
+    return [
+        BusSpec("reverb", [build_device(reverb, "effect")]),
+        BusSpec("chorus", [build_device(chorus, "effect")]),
+    ]
 
 
 def _add_note(notes: list[tuple[int, int, int, int]], pitch: int, start: int, end: int, vel: int) -> None:
@@ -275,7 +267,8 @@ GM_FAMILY_PRESETS: tuple[tuple[range, str], ...] = (
     (range(104, 112), "pluck"),  # ethnic plucked instruments
 )
 DEFAULT_PRESET = "keys"
-# Until a sampler lands, the drum channel plays a short pluck so the groove stays audible.
+# The synth has no drum map: on the drum channel a short pluck keeps the groove audible (--soundfont plays
+# real drums).
 DRUM_INSTRUMENT: dict[str, Any] = {
     "type": "synth",
     "preset": "pluck",

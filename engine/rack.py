@@ -1,7 +1,8 @@
 """Instruments rendered side by side: one graph node that runs several instruments on worker threads.
 
 Offline renders of songs with many tracks spend most of their time in instrument kernels that release
-the GIL (the sampler, the synth, the drum machine: ``parallel_safe = True``). :class:`InstrumentRack`
+the GIL (the sampler and the drum machine: ``parallel_safe = True``; the synth makes many short kernel
+calls per block, and handing the GIL between them costs more than a thread gains). :class:`InstrumentRack`
 takes such instruments and, every block, splits them between the calling thread and ``threads - 1``
 worker threads, balanced by what each one cost in the blocks before; it returns when all are done, so the
 plan sees one ordinary step. Each instrument keeps its own event input (``midi<k>``) and audio outputs
@@ -47,16 +48,16 @@ def _work(jobs: queue.SimpleQueue, done: queue.SimpleQueue, index: int) -> None:
         item = jobs.get()
         if item is None:
             return
-        ctx, tasks = item
+        block, ctx, tasks = item
         try:
             costs = []
             for inst, outs, evs in tasks:
                 t0 = time.perf_counter()
                 inst.process(ctx, (), outs, evs, ())
                 costs.append(time.perf_counter() - t0)
-            done.put((index, costs))
+            done.put((block, index, costs))
         except BaseException as exc:  # handed back to the plan's thread, which raises it
-            done.put((index, exc))
+            done.put((block, index, exc))
 
 
 class InstrumentRack(Processor):
@@ -77,6 +78,7 @@ class InstrumentRack(Processor):
             ports += [AudioPort(f"{port.name}{k}", port.channels) for port in inst.audio_outputs]
         self.audio_outputs = tuple(ports)
         self._cost = np.zeros(len(self.instruments))
+        self._block = 0  # blocks handed out: a result from an earlier, abandoned block is dropped
         self._jobs: list[queue.SimpleQueue] = []
         self._done: queue.SimpleQueue = queue.SimpleQueue()
 
@@ -118,6 +120,9 @@ class InstrumentRack(Processor):
         events_out: Sequence[EventBuffer],
     ) -> None:
         """Render every instrument's block into its output; returns when all are done."""
+        self._start_workers()  # a rack used before prepare() (a test driving it by hand) still splits work
+        self._block += 1
+        block = self._block
         tasks = []
         for k in np.argsort(-self._cost, kind="stable"):
             inst = self.instruments[k]
@@ -132,7 +137,7 @@ class InstrumentRack(Processor):
             shares[t].append((k, task))
             loads[t] += self._cost[k] + 1e-9
         for t, jobs in enumerate(self._jobs, start=1):
-            jobs.put((ctx, [task for _k, task in shares[t]]))
+            jobs.put((block, ctx, [task for _k, task in shares[t]]))
         error: BaseException | None = None
         try:
             for k, (inst, outs, evs) in shares[0]:
@@ -141,8 +146,12 @@ class InstrumentRack(Processor):
                 self._cost[k] = 0.8 * self._cost[k] + 0.2 * (time.perf_counter() - t0)
         except BaseException as exc:
             error = exc
-        for _ in self._jobs:
-            index, result = self._done.get()
+        waiting = len(self._jobs)
+        while waiting:  # every worker's answer for this block, whatever the caller's share raised
+            got, index, result = self._done.get()
+            if got != block:
+                continue  # left over from a block whose wait was interrupted
+            waiting -= 1
             if isinstance(result, BaseException):
                 error = error or result
                 continue

@@ -61,7 +61,7 @@ class TrackSpec:
     output: str = MASTER
     automation: dict[str, AutomationLane] = field(default_factory=dict)
     # an instrument's extra outputs (a sampler's reverb and chorus sends) -> the buses they feed, as
-    # they come out of the instrument (before the inserts and the fader)
+    # they come out of the instrument (before the inserts), at the track's volume, muted and soloed with it
     instrument_sends: dict[str, str] = field(default_factory=dict)
 
 
@@ -233,7 +233,13 @@ class Session:
             graph.connect(f"{t.name}/strip", f"{t.output}/in")
             stems[t.name] = f"{t.name}/strip.out"
             for port, bus in t.instrument_sends.items():
-                graph.connect(send_ports[port], f"{bus}/in")
+                # pre-fader at the track's volume, gated with its mute and solo as its other sends are
+                isend = Send(2, t.volume_db, pre_fader=True)
+                name = graph.add(f"{t.name}/isend/{port}", isend)
+                graph.connect(send_ports[port], name)
+                graph.connect(name, f"{bus}/in")
+                sends.append(isend)
+                strip.sends.append(isend)
             for s in t.sends:
                 send = Send(2 if not s.pre_fader else min(channels, 2), s.level_db, s.pre_fader)
                 name = graph.add(f"{t.name}/send/{s.bus}", send)

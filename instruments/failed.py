@@ -2,7 +2,8 @@
 
 A song track whose sampler names a missing or corrupt file gets a :class:`FailedInstrument`: the track
 is kept (its clips, mixer settings and sends), plays silence, and the session's warnings name the file
-and the cause. Saving the song keeps the instrument's entry as it was written.
+and the cause. It has the parameters the instrument would have had, so automation aimed at them loads (and
+moves nothing). Saving the song keeps the instrument's entry as it was written.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.events import EventBuffer
+from engine.params import Parameter
 from engine.processor import AudioPort, BlockContext, EventPort, Processor
 
 __all__ = ["FailedInstrument"]
@@ -25,10 +27,12 @@ class FailedInstrument(Processor):
     bypassed = True
     failed = True
 
-    def __init__(self, path: str, reason: str) -> None:
+    def __init__(self, path: str, reason: str, params: Sequence[Parameter] = ()) -> None:
         super().__init__()
         self.path = str(path)
         self.reason = reason
+        for p in params:  # the instrument's own, so automation written for it still loads
+            self.add_param(p)
 
     def process(
         self,

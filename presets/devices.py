@@ -53,6 +53,7 @@ def _sampler(options: Mapping[str, Any]) -> Processor:
     from instruments.errors import SampleFileError
     from instruments.failed import FailedInstrument
     from instruments.sampler import load_sampler
+    from instruments.sampler.sampler import sampler_parameters
 
     path = options.get("path")
     if not isinstance(path, str) or not path:
@@ -66,7 +67,7 @@ def _sampler(options: Mapping[str, Any]) -> Processor:
     try:
         return load_sampler(path, **kwargs)
     except SampleFileError as exc:
-        return FailedInstrument(path, str(exc))
+        return FailedInstrument(path, str(exc), sampler_parameters())
 
 
 def _gain(options: Mapping[str, Any]) -> Processor:

@@ -73,6 +73,7 @@ def failed_plugins(procs: list[Processor]) -> list[str]:
     then what a sampler's bank read but does not play (an unknown SFZ opcode, say)."""
     from dsp.plugins.failed import FailedPlugin
     from instruments.failed import FailedInstrument
+    from instruments.sampler.sampler import Sampler
 
     lines: list[str] = []
     banks: set[int] = set()
@@ -81,8 +82,8 @@ def failed_plugins(procs: list[Processor]) -> list[str]:
             lines.append(f"{p.path}: {p.reason} (bypassed)")
         elif isinstance(p, FailedInstrument):
             lines.append(f"{p.reason} (the track plays silence)")
-        elif type(p).__name__ == "Sampler":
-            bank = p.bank  # type: ignore[attr-defined]
+        elif isinstance(p, Sampler):
+            bank = p.bank
             if id(bank) not in banks:
                 banks.add(id(bank))
                 lines += list(bank.warnings)

@@ -130,7 +130,7 @@ def parse_size(text: str, what: str = "--plot-size") -> tuple[int, int]:
 
 def render_threads(requested: int, block_size: int) -> int:
     """How many threads render instruments: ``requested``, or with 0 one per core up to 4 when blocks are
-    long enough for the hand-over to pay (1024 samples or more); CliError (exit 2) for a negative count."""
+    long enough for the hand-over to pay (1024 samples or more); CliError (exit 2) outside 0..64."""
     from bridge.cli import CliError
 
     if requested < 0 or requested > 64:

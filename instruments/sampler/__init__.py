@@ -49,8 +49,16 @@ def bank_kind(path: str | os.PathLike[str]) -> str:
 
 def load_bank(path: str | os.PathLike[str]) -> Bank:
     """Read the instrument at ``path`` (see :func:`bank_kind`), or return the bank already loaded from it
-    if the file has not changed since."""
+    if the file (or folder) has not changed since: its own modification time and size are compared, so
+    after editing a sample an SFZ or folder names, load a fresh copy with ``_cache.clear()`` first."""
     p = Path(path)
+    try:
+        return _load(p)
+    except OSError as exc:  # unreadable, a permission, a folder that vanished: the file's fault, named
+        raise SampleFileError(f"{exc.filename or p}: {exc.strerror or exc}") from None
+
+
+def _load(p: Path) -> Bank:
     if not p.exists():
         raise SampleFileError(f"{p}: no such file or folder")
     kind = bank_kind(p)

@@ -27,7 +27,6 @@ from instruments.sampler.model import FILTER_NONE, Bank, Region, Sample
 
 __all__ = ["PackedBank", "pack_regions"]
 
-BASE_HZ = 8.175798915643707
 UNROLL_FRAMES = 1024
 
 
@@ -43,7 +42,7 @@ class PackedBank:
 
 
 def _cents(hz: float) -> float:
-    return 1200.0 * math.log2(max(hz, 1e-3) / BASE_HZ)
+    return 1200.0 * math.log2(max(hz, 1e-3) / L.BASE_HZ)
 
 
 def _bounds(reg: Region, sample: Sample) -> tuple[int, int, int, int]:

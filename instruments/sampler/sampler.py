@@ -14,7 +14,7 @@ amounts).
 
 Build one with :func:`instruments.sampler.load_sampler` (or ``Sampler(load_bank(path))``); the render
 plan calls :meth:`prepare` and then :meth:`process` once per block, a single compiled call that applies
-each event at its sample offset. The bank's pool is shared, never copied, by every sampler playing it.
+each event at its sample offset. The bank's pool is shared by every sampler playing it.
 """
 
 from __future__ import annotations
@@ -31,12 +31,20 @@ from engine.processor import AudioPort, BlockContext, EventPort, Processor
 from instruments.sampler.model import Bank
 from instruments.sampler.pack import pack_regions
 
-__all__ = ["INTERPOLATIONS", "MAX_VOICES", "Sampler"]
+__all__ = ["INTERPOLATIONS", "MAX_VOICES", "Sampler", "sampler_parameters"]
 
 MAX_VOICES = 1024
 MIN_TAILS = 16  # spare columns for voices fading out after a steal or choke
 INTERPOLATIONS = {"linear": L.INTERP_LINEAR, "cubic": L.INTERP_CUBIC, "sinc": L.INTERP_SINC}
 _SINC = make_sinc_table()
+
+
+def sampler_parameters() -> tuple[Parameter, Parameter]:
+    """A sampler's parameters, new: ``gain_db`` and ``interpolation`` (0 linear, 1 cubic, 2 sinc)."""
+    return (
+        Parameter("gain_db", -60.0, 24.0, 0.0, "dB"),
+        Parameter("interpolation", 0, 2, INTERPOLATIONS["cubic"], stepped=True),
+    )
 
 
 class Sampler(Processor):
@@ -79,10 +87,8 @@ class Sampler(Processor):
         if self.sends:
             outputs += [AudioPort("reverb", 2), AudioPort("chorus", 2)]
         self.audio_outputs = tuple(outputs)
-        self.gain_db = self.add_param(Parameter("gain_db", -60.0, 24.0, 0.0, "dB"))
-        self.interpolation = self.add_param(
-            Parameter("interpolation", 0, 2, INTERPOLATIONS[interpolation], stepped=True)
-        )
+        self.gain_db, self.interpolation = (self.add_param(p) for p in sampler_parameters())
+        self.interpolation.set(INTERPOLATIONS[interpolation])
         packed = pack_regions(bank)
         self._packed = packed
         self._ri = packed.ri.copy()  # round-robin counters are this sampler's own
@@ -94,7 +100,6 @@ class Sampler(Processor):
         self._keys = np.zeros((3, L.NUM_CHANNELS, 128), dtype=np.int64)
         self._misc = np.zeros(L.NUM_MISC, dtype=np.int64)
         self._empty = EventBuffer(1)
-        self._setup = EventBuffer(2 * L.NUM_CHANNELS + 1)
         self._buf = np.zeros((6, 1), dtype=np.float64)
         self._dummy = np.zeros((2, 1), dtype=np.float32)
         self._fade_samples = 240.0
@@ -119,7 +124,9 @@ class Sampler(Processor):
         reset_channels(presets, self._cf, self._ci, self._keys, self.program)
         if self.bank_number:  # every channel but the drums starts in the chosen bank
             number = self.bank_number
-            msb, lsb = (number // 128, number % 128) if number > 127 else (number, 0)
+            # as bank select would give it: MSB alone below 128 and for whole multiples of 128 (the kernel
+            # reads MSB * 128 + LSB only when the LSB is set)
+            msb, lsb = (number // 128, number % 128) if number % 128 else (number, 0)
             for ch in range(L.NUM_CHANNELS):
                 if ch != L.DRUM_CHANNEL:
                     self._ci[L.CI_BANK_MSB, ch] = msb
@@ -133,7 +140,7 @@ class Sampler(Processor):
 
     def all_sound_off(self) -> None:
         """Fade every voice out within 5 ms (the control side's panic; events do it in the audio side)."""
-        stop_all(self._vf, self._vi, self._fade_samples, False)
+        stop_all(self._vf, self._vi, self._fade_samples)
 
     def preset_of_channel(self, channel: int) -> tuple[int, int, str] | None:
         """(bank, program, name) of the preset a channel plays now, or None."""
@@ -166,7 +173,7 @@ class Sampler(Processor):
         cho = audio_out[2] if self.sends else self._dummy
         render_block(
             packed.pool, packed.scale, packed.rf, self._ri, packed.presets, self._vf, self._vi, self._cf,
-            self._ci, self._keys, self._misc, _SINC, int(self.interpolation.value), self.max_voices,
+            self._ci, self._keys, self._misc, _SINC, int(self.interpolation.render(ctx)[0]), self.max_voices,
             self._fade_samples, self.sample_rate, ev.offset, ev.status, ev.data1, ev.data2, count, frames,
             self._buf, gain, self.gain_db.is_constant, out, self.sends, rev, cho,
         )  # fmt: skip

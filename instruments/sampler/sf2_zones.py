@@ -287,9 +287,9 @@ def _region(
         ctx.stats["no-loop"] += 1
         mode = NO_LOOP
     fc = w[g["initialFilterFc"]]
-    # the default velocity -> cutoff modulator: the cutoff at velocity 127 is the zone's, velocities from
-    # 64 down close it by up to 2400 cents; its second source is a velocity switch, so below 64 the cutoff
-    # is the zone's again (as the common SoundFont players have it); an open filter stays open
+    # the default velocity -> cutoff modulator: -2400 cents * (1 - velocity / 127), times its second
+    # source, a velocity switch that is on from 64: the zone's cutoff at 127, about 1190 cents lower at 64,
+    # the zone's again below 64 (as the common SoundFont players have it); an open filter stays open
     vel_cents = vel[1] if fc < _FILTER_OPEN else 0.0
     group = w[g["exclusiveClass"]]
     root = w[g["overridingRootKey"]]

@@ -42,7 +42,6 @@ from dsp.kernels.sampler.layout import (
     CI_KEYS_DOWN,
     CI_PEDAL,
     CI_PRESET,
-    CI_PROGRAM,
     CI_RPN_LSB,
     CI_RPN_MSB,
     DRUM_BANK,
@@ -161,7 +160,6 @@ CONTROL_CHANGE = 0xB0
 PROGRAM_CHANGE = 0xC0
 CHANNEL_AFTERTOUCH = 0xD0
 PITCH_BEND = 0xE0
-BASE_HZ = 8.175798915643707
 DEFAULT_VOLUME = 100.0 / 127.0
 DEFAULT_REVERB = 40.0 / 127.0  # CC91's customary power-on value
 
@@ -198,7 +196,6 @@ def _channel_bank(ci, ch):
 @njit(cache=True, nogil=True)
 def program_change(presets, ci, ch, program):
     """Channel ``ch`` plays ``program`` of its selected bank from its next note on."""
-    ci[CI_PROGRAM, ch] = program
     bank = _channel_bank(ci, ch)
     p = select_preset(presets, bank, program, ch == DRUM_CHANNEL)
     if p >= 0 and bank != presets[p, P_BANK] and bank > 127 and ch != DRUM_CHANNEL:
@@ -361,7 +358,6 @@ def _trigger_regions(
     presets,
     vf,
     vi,
-    ci,
     misc,
     p,
     ch,
@@ -428,7 +424,6 @@ def _key_released(rf, ri, presets, vf, vi, ci, keys, misc, ch, note, max_voices,
             presets,
             vf,
             vi,
-            ci,
             misc,
             p,
             ch,
@@ -481,7 +476,6 @@ def _note_on(
             presets,
             vf,
             vi,
-            ci,
             misc,
             p,
             ch,
@@ -508,7 +502,8 @@ def _all_notes_off(rf, ri, presets, vf, vi, ci, keys, misc, ch, max_voices, fade
 def _pedal_up(rf, ri, presets, vf, vi, ci, keys, misc, ch, max_voices, fade_samples, sample_rate):
     ci[CI_PEDAL, ch] = 0
     for v in range(vf.shape[1]):
-        if vi[VI_CHANNEL, v] == ch and vi[VI_HELD, v] != 0 and vi[VI_STAGE, v] < STAGE_RELEASE:
+        stage = vi[VI_STAGE, v]  # a held voice may have ended meanwhile: only sounding ones release
+        if vi[VI_CHANNEL, v] == ch and vi[VI_HELD, v] != 0 and STAGE_DELAY <= stage < STAGE_RELEASE:
             if vi[VI_LOOP_MODE, v] != ONE_SHOT:
                 _release(vf, vi, v)
             vi[VI_HELD, v] = 0
@@ -520,14 +515,11 @@ def _pedal_up(rf, ri, presets, vf, vi, ci, keys, misc, ch, max_voices, fade_samp
 
 
 @njit(cache=True, nogil=True)
-def stop_all(vf, vi, fade_samples, hard):
-    """Every voice fades out in ``fade_samples`` (or stops at once when ``hard``)."""
+def stop_all(vf, vi, fade_samples):
+    """Every voice fades out in ``fade_samples``."""
     for v in range(vf.shape[1]):
-        if vi[VI_STAGE, v] != STAGE_IDLE:
-            if hard:
-                vi[VI_STAGE, v] = STAGE_IDLE
-            elif vi[VI_STAGE, v] != STAGE_FADE:
-                _fade(vf, vi, v, fade_samples)
+        if vi[VI_STAGE, v] != STAGE_IDLE and vi[VI_STAGE, v] != STAGE_FADE:
+            _fade(vf, vi, v, fade_samples)
 
 
 @njit(cache=True, nogil=True)

@@ -2,7 +2,8 @@
 
 A voice reads its region's stretch of the pool at a fractional position (linear, 4-point cubic Hermite,
 or 16-tap Kaiser-windowed sinc interpolation), loops between the loop points while its loop mode says
-so, runs through an optional state-variable filter (low-, high-, band-pass or notch; one- or two-pole),
+so, runs through an optional filter (RBJ biquads in transposed direct form II for the two-pole low-,
+high-, band-pass and notch, a one-pole section for the one-pole low- and high-pass),
 and is scaled by its amplitude envelope and panned into the stereo sum (and, where its region sends
 any, into the reverb and chorus send pairs).
 
@@ -21,6 +22,7 @@ import numpy as np
 from numba import njit
 
 from dsp.kernels.sampler.layout import (
+    BASE_HZ,
     C_BEND,
     C_BEND_RANGE,
     C_CHORUS,
@@ -132,7 +134,6 @@ from dsp.kernels.sampler.layout import (
 
 __all__ = ["control_update", "make_sinc_table", "render_span", "triangle"]
 
-BASE_HZ = 8.175798915643707  # MIDI key 0: cents of a cutoff are counted from here
 FILTER_OPEN_HZ = 19000.0  # a low-pass above this, unmodulated and without resonance, is left out
 BUTTERWORTH_DB = 3.0102999566398116  # a resonance of 0 dB is the flat (Butterworth) response
 MAX_CUTOFF_RATIO = 0.45

@@ -416,3 +416,26 @@ def test_velocity_closes_the_filter_only_from_the_switch_velocity_up():
     soft, switch, hard = brightness(40), brightness(64), brightness(127)
     assert switch < hard and switch < soft
     assert soft == pytest.approx(hard, rel=1e-6)  # below the switch: the zone's own cutoff
+
+
+def test_a_bank_number_of_128_or_more_starts_the_channels_in_that_bank():
+    samples = [np.full(500, v, np.float32) for v in (0.1, 0.3)]
+    bank = make_bank(samples, [])
+    flat = {"amp_veltrack": 0.0, "pitch_keytrack_cents": 0.0}
+    bank.presets = [
+        Preset("melodic", 0, 5, [Region(0, **flat)]),
+        Preset("variation", 128, 5, [Region(1, **flat)]),
+    ]
+    sampler = Sampler(bank, program=5, bank_number=128)
+    assert sampler.preset_of_channel(0) == (128, 5, "variation")
+    out = play(sampler, [(0, NOTE_ON, 60, 100)], 400)[0]
+    assert out[100] > 0.1
+
+
+def test_a_voice_that_ended_under_the_pedal_stays_silent_when_the_pedal_lifts():
+    bank = make_bank([np.ones(300, np.float32)], [Region(0, amp_release_s=0.01)])
+    sampler = Sampler(bank)
+    events = [(0, CC, 64, 127), (0, NOTE_ON, 60, 100), (100, NOTE_OFF, 60, 0), (2000, CC, 64, 0)]
+    out = play(sampler, events, 4000)[0]
+    assert np.abs(out[400:]).max() == 0.0  # the sample ended at 300 while the pedal held the note
+    assert sampler.active_voice_count() == 0

@@ -330,3 +330,42 @@ def test_playing_the_sampler_allocates_nothing_per_block(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak - before < 4096 and after - before < 1024
+
+
+def test_a_muted_track_sends_nothing_to_the_reverb(tmp_path):
+    _sine_font(tmp_path / "sine.sf2", False)
+    mid = mido.MidiFile(type=0, ticks_per_beat=480)
+    mid.tracks.append(
+        mido.MidiTrack(
+            [
+                mido.Message("control_change", control=91, value=127, time=0),
+                mido.Message("note_on", note=69, velocity=100, time=0),
+                mido.Message("note_off", note=69, velocity=0, time=960),
+            ]
+        )
+    )
+    mid.save(tmp_path / "r.mid")
+    session = session_from_midi(tmp_path / "r.mid", soundfont=tmp_path / "sine.sf2")
+    session.tracks[0].mute = True
+    built = session.build(SR, 2048)
+    sink, stem = _Collect(), _Collect()
+    render(built.engine, built.end_sample, sink, {"reverb": (built.stems["reverb"], stem)}, tail=0.5)
+    assert np.abs(stem.audio()).max() == 0.0 and np.abs(sink.audio()).max() == 0.0
+
+
+def test_automation_of_a_sampler_that_failed_to_load_still_loads(tmp_path):
+    song = tmp_path / "song.yaml"
+    song.write_text(
+        "schema_version: 2\n"
+        "tracks:\n"
+        "  - name: piano\n"
+        "    instrument: {type: sampler, path: gone.sf2}\n"
+        "    clips: [{start_beats: 0, notes: [[64, 0, 1, 100]]}]\n"
+        "    automation:\n"
+        "      instrument.gain_db: [{beat: 0, value: -12}, {beat: 1, value: 0}]\n"
+    )
+    from presets.song import load_song
+
+    session = load_song(song)
+    assert any("gone.sf2" in w for w in session.warnings)
+    render_session(session)  # plays: silence, the automation moving nothing
