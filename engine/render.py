@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import math
 import os
+import queue
 import tempfile
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +46,9 @@ class Sink(Protocol):
     def write(self, block: np.ndarray) -> None: ...
 
 
+WRITE_AHEAD = 8  # blocks a WAV sink's writer thread may fall behind
+
+
 class ArraySink:
     """Collects blocks in chunks (no quadratic copying); :meth:`array` joins them."""
 
@@ -63,6 +68,9 @@ class WavSink:
     """Streams blocks into a temporary WAV beside ``path``; :meth:`commit` renames it into place.
 
     ``bit_depth`` "16" (TPDF-dithered, seeded so repeatable), "24" (clipped to full scale) or "32f".
+    Blocks are converted and written on a writer thread, in order, while the render goes on (at most
+    :data:`WRITE_AHEAD` blocks wait); an error there (a full disk) is raised by the next :meth:`write` or
+    by :meth:`finish`.
     """
 
     def __init__(
@@ -95,9 +103,40 @@ class WavSink:
             os.unlink(tmp)
             raise
         self.frames = 0
+        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(WRITE_AHEAD)
+        self._error: BaseException | None = None
+        self._writer: threading.Thread | None = None
 
     def write(self, block: np.ndarray) -> None:
-        data = np.asarray(block, dtype=np.float32).T
+        """Queue a block (channels, frames) for writing; it is copied, so the caller may reuse it."""
+        if self._error is not None:
+            raise self._error
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._drain, daemon=True, name="strum-wav-writer")
+            self._writer.start()
+        data = np.array(block, dtype=np.float32)
+        self.frames += data.shape[1]
+        self._queue.put(data)
+
+    def _drain(self) -> None:
+        while True:
+            data = self._queue.get()
+            if data is None:
+                return
+            if self._error is None:
+                try:
+                    self._write_now(data)
+                except BaseException as exc:  # reported to the render's thread
+                    self._error = exc
+
+    def _stop_writer(self) -> None:
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join()
+            self._writer = None
+
+    def _write_now(self, block: np.ndarray) -> None:
+        data = block.T
         if self.bit_depth == "16":
             scaled = data.astype(np.float64) * 32767.0
             if self._rng is not None:
@@ -107,10 +146,12 @@ class WavSink:
             self._file.write(np.clip(data, -1.0, 1.0 - 2.0**-23))
         else:
             self._file.write(np.ascontiguousarray(data))
-        self.frames += data.shape[0]
 
     def finish(self) -> None:
-        """Close and flush the temporary file to disk (it is not yet in place)."""
+        """Write what is queued, then close and flush the temporary file to disk (it is not yet in place)."""
+        self._stop_writer()
+        if self._error is not None:
+            raise self._error
         if self._file.closed:
             return
         self._file.close()
@@ -130,6 +171,7 @@ class WavSink:
 
     def abort(self) -> None:
         """Drop the temporary file; the target is left as it was."""
+        self._stop_writer()
         try:
             if not self._file.closed:
                 self._file.close()
