@@ -240,3 +240,30 @@ def test_the_master_meter_reads_after_the_master_inserts():
     assert np.abs(audio).max() > 0.5
     assert max(built.strips["master"].peak_hold) == pytest.approx(float(np.abs(audio).max()), rel=1e-6)
     assert peak_db  # the last block's reading exists
+
+
+def test_an_error_on_the_writer_thread_is_raised_by_the_sink_and_leaves_no_file(tmp_path):
+    target = tmp_path / "out.wav"
+    sink = WavSink(target, SR, 2)
+    sink.write(np.zeros((2, 64), np.float32))
+    sink.write(np.zeros((3, 64), np.float32))  # three channels into a stereo file: refused on the writer
+    with pytest.raises(Exception):  # noqa: B017 (whatever the audio library raises, it reaches the caller)
+        for _ in range(100):
+            sink.write(np.zeros((2, 64), np.float32))
+        sink.finish()
+    sink.abort()
+    assert not target.exists() and not list(tmp_path.glob("*.part"))
+
+
+def test_blocks_reach_the_file_in_order_whatever_the_writer_lags(tmp_path):
+    target = tmp_path / "out.wav"
+    sink = WavSink(target, SR, 1, "32f")
+    block = np.zeros((1, 100), np.float32)
+    for k in range(50):
+        block[:] = k  # the sink copies: reusing the buffer changes nothing written
+        sink.write(block)
+    sink.commit()
+    data, _ = sf.read(target, dtype="float32")
+    np.testing.assert_array_equal(
+        data.reshape(50, 100), np.repeat(np.arange(50, dtype=np.float32)[:, None], 100, 1)
+    )
