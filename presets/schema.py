@@ -83,16 +83,20 @@ def _plugin() -> dict[str, Any]:
 
 
 def _sampler() -> dict[str, Any]:
-    """A sampler: a SoundFont, SFZ, kit or WAV folder, the preset it starts on, its voices and reads."""
+    """A sampler: a SoundFont, SFZ, kit or WAV folder, the preset it starts on, its voices and reads (the
+    ranges are the sampler's own)."""
+    from instruments.sampler.sampler import INTERPOLATIONS, MAX_VOICES, sampler_parameters
+
+    params = {p.name: _num(p.min_value, p.max_value) for p in sampler_parameters()}
     return _obj(
         {
             "type": {"const": "sampler"},
             "path": {"type": "string", "minLength": 1},
             "program": _int(0, 127),
             "bank": _int(0, 16383),
-            "max_voices": _int(1, 1024),
-            "interpolation": {"enum": ["linear", "cubic", "sinc"]},
-            "params": _obj({"gain_db": _num(-60.0, 24.0), "interpolation": _num(0, 2)}),
+            "max_voices": _int(1, MAX_VOICES),
+            "interpolation": {"enum": list(INTERPOLATIONS)},
+            "params": _obj(params),
         },
         ("type", "path"),
     )

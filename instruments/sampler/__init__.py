@@ -19,12 +19,11 @@ from instruments.errors import SampleFileError
 from instruments.sampler.model import Bank
 from instruments.sampler.sampler import Sampler
 
-__all__ = ["SAMPLE_SUFFIXES", "Bank", "Sampler", "bank_kind", "load_bank", "load_sampler"]
+__all__ = ["Bank", "Sampler", "bank_kind", "load_bank", "load_sampler"]
 
 SOUNDFONT_SUFFIXES = (".sf2", ".sf3")
 SFZ_SUFFIXES = (".sfz",)
 KIT_SUFFIXES = (".yaml", ".yml")
-SAMPLE_SUFFIXES = (*SOUNDFONT_SUFFIXES, *SFZ_SUFFIXES, *KIT_SUFFIXES)
 
 _cache: weakref.WeakValueDictionary[tuple[str, int, int], Bank] = weakref.WeakValueDictionary()
 _lock = threading.Lock()
