@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from engine.engine import Engine
 from engine.errors import SessionError
 from engine.graph import Graph
+from engine.live_input import LiveInput, LiveMidi
 from engine.mixer import ChannelStrip, Send, apply_solo
 from engine.params import AutomationLane, Parameter
 from engine.processor import AudioPort, Processor
@@ -148,15 +149,30 @@ class Session:
                 nxt = outputs[nxt]
 
     def build(
-        self, sample_rate: float = 48000, max_block_size: int = 512, render_threads: int = 1
+        self,
+        sample_rate: float = 48000,
+        max_block_size: int = 512,
+        render_threads: int = 1,
+        live: LiveMidi | None = None,
+        live_tracks: dict[str, int | None] | None = None,
     ) -> BuildResult:
         """Build the graph and an engine for it (plan compiled, transport stopped at 0).
 
         With ``render_threads`` above 1 (offline renders only: see :mod:`engine.rack`), the tracks'
         instruments that can render side by side go into one :class:`engine.rack.InstrumentRack` node,
         ``instruments``, whose output ``out<k>`` feeds the track's chain where ``<track>/instrument``
-        would; the sound is the same."""
+        would; the sound is the same.
+
+        ``live`` with ``live_tracks`` (track name -> MIDI channel 0..15, or None for every channel) arms
+        tracks for live playing: a :class:`engine.live_input.LiveInput` node ``<track>/live`` between the
+        track's sequencer and its instrument merges the notes played live into the track's own."""
         self.validate()
+        armed = dict(live_tracks or {})
+        unknown = sorted(set(armed) - {t.name for t in self.tracks})
+        if unknown:
+            raise SessionError(f"no track named {', '.join(map(repr, unknown))} to play live")
+        if armed and live is None:
+            raise SessionError("tracks armed for live playing need a LiveMidi source")
         graph = Graph()
         strips: dict[str, ChannelStrip] = {}
         sequencers: dict[str, Sequencer] = {}
@@ -211,15 +227,20 @@ class Session:
             seq = Sequencer(compile_events(t.clips, tm, sample_rate))
             sequencers[t.name] = seq
             graph.add(f"{t.name}/seq", seq)
+            source = f"{t.name}/seq"
+            if t.name in armed:
+                assert live is not None
+                source = graph.add(f"{t.name}/live", LiveInput(live, armed[t.name]))
+                graph.connect(f"{t.name}/seq", source)
             if t.name in rack_port:
                 k = rack_port[t.name]
-                graph.connect(f"{t.name}/seq", f"{RACK}.midi{k}")
+                graph.connect(source, f"{RACK}.midi{k}")
                 main = t.instrument.audio_outputs[0].name
                 inst = f"{RACK}.{main}{k}"
                 send_ports = {port: f"{RACK}.{port}{k}" for port in t.instrument_sends}
             else:
                 inst = graph.add(f"{t.name}/instrument", t.instrument)
-                graph.connect(f"{t.name}/seq", inst)
+                graph.connect(source, inst)
                 if len(t.instrument.audio_outputs) > 1:
                     inst = f"{inst}.{t.instrument.audio_outputs[0].name}"
                 send_ports = {port: f"{t.name}/instrument.{port}" for port in t.instrument_sends}

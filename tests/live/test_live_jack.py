@@ -1,0 +1,378 @@
+"""The live engine against a real JACK server (dummy driver, 48 kHz, 128-frame periods).
+
+Notes come from another process through JACK MIDI (mido on rtmidi's JACK API); a JACK client in a third
+process records the engine's output and the frame time at which each note reached the engine's port.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dsp.gain import Gain
+from dsp.oscillators import WAVEFORMS, Oscillator
+from engine.engine import Engine
+from engine.graph import Graph
+from engine.live import AudioDeviceError, LiveEngine, choose_device, refresh_portaudio
+from engine.live_input import LiveMidi
+from engine.midi_io import MidiInput, MidiOutput, PortWatcher
+from engine.midi_out import CLOCK, START, STOP, MidiClock, MidiSend
+from engine.sequencer import Clip, Note
+from engine.session import Session, TrackSpec
+from instruments.synth import PolySynth
+
+HERE = Path(__file__).parent
+JACK_MIDO = "mido.backends.rtmidi/UNIX_JACK"
+
+
+def sine_synth() -> PolySynth:
+    """A synth whose notes start at full level on their first sample: sharp onsets to time."""
+    s = PolySynth()
+    for name, value in {
+        "waveform": WAVEFORMS["sine"],
+        "attack_ms": 0.0,
+        "decay_ms": 0.0,
+        "sustain": 1.0,
+        "release_ms": 3.0,
+        "gain_db": -6.0,
+        "velocity_sensitivity": 0.0,
+    }.items():
+        s.param(name).set(float(value))
+    return s
+
+
+def engine_output() -> str:
+    """The engine's first output port: the PortAudio port that feeds system:playback_1."""
+    import jack
+
+    c = jack.Client("strum-look", no_start_server=True)
+    try:
+        feeds = [p.name for p in c.get_all_connections("system:playback_1") if p.name.startswith("PortAudio")]
+    finally:
+        c.close()
+    assert feeds, "the engine's stream is connected to the system playback ports"
+    return feeds[-1]
+
+
+def start_capture(tmp: Path, seconds: float, audio=(), midi_of=None, midi_from=None):
+    out = tmp / f"capture-{time.monotonic_ns()}.npz"
+    cmd = [sys.executable, str(HERE / "jack_capture.py"), str(out), str(seconds)]
+    if audio:
+        cmd += ["--audio", *audio]
+    if midi_of:
+        cmd += ["--midi-of", midi_of]
+    if midi_from:
+        cmd += ["--midi-from", midi_from]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline() if proc.stdout else ""
+    if line.strip() != "ready":
+        proc.kill()
+        raise AssertionError(f"capture client did not start: {line} {proc.stderr.read() if proc.stderr else ''}")
+    return proc, out
+
+
+def finish_capture(proc, out: Path) -> dict:
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    with np.load(out) as z:
+        return {k: z[k] for k in z.files}
+
+
+def run_sender(tmp: Path, port: str, schedule: list, env: dict) -> subprocess.Popen:
+    sched = tmp / f"schedule-{time.monotonic_ns()}.json"
+    sched.write_text(json.dumps(schedule))
+    sent = sched.with_suffix(".sent.json")
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "midi_sender.py"), port, str(sched), str(sent)],
+        env=dict(env, MIDO_BACKEND=JACK_MIDO),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    proc.sent_file = sent  # type: ignore[attr-defined]
+    return proc
+
+
+def onsets(x: np.ndarray, threshold: float = 0.02, quiet: int = 480) -> list[int]:
+    """Sample indices where the signal first exceeds ``threshold`` after ``quiet`` samples below it."""
+    loud = np.abs(x) > threshold
+    idx = np.flatnonzero(loud)
+    if len(idx) == 0:
+        return []
+    starts = [int(idx[0])]
+    gaps = np.diff(idx)
+    starts += [int(i) for i in idx[1:][gaps > quiet]]
+    return starts
+
+
+def peak_hz(x: np.ndarray, sr: int) -> float:
+    w = x * np.hanning(len(x))
+    spec = np.abs(np.fft.rfft(w, 8 * len(x)))
+    return float(np.argmax(spec) * sr / (8 * len(x)))
+
+
+@pytest.fixture
+def live_synth(jack_server):
+    dev = choose_device("jack")
+    live = LiveMidi(dev.sample_rate)
+    track = TrackSpec("keys", sine_synth())
+    built = Session(tracks=[track]).build(dev.sample_rate, dev.blocksize, live=live, live_tracks={"keys": None})
+    name = f"strum-t{os.getpid()}"
+    inp = MidiInput("virtual:midi_in", api="jack", client_name=name)
+    live.set_inputs([inp])
+    le = LiveEngine(built.engine, dev, live=live)
+    le.start()
+    yield le, f"{name}:midi_in", built
+    le.stop()
+    inp.close()
+
+
+def test_notes_from_another_process_sound_on_time_and_in_tune(jack_server, live_synth, tmp_path):
+    le, port, _ = live_synth
+    rng = np.random.default_rng(7)
+    pitches = [48, 55, 60, 62, 64, 67, 69, 72, 76, 79, 57, 65] * 2
+    schedule, t = [], 0.0
+    for p in pitches:
+        schedule.append([t, 0x90, p, 100])
+        schedule.append([t + 0.06, 0x80, p, 0])
+        t += 0.13 + float(rng.uniform(0, 0.09))  # not on any grid: arrival inside periods varies
+    cap, out = start_capture(tmp_path, t + 2.5, audio=[engine_output()], midi_of=port)
+    sender = run_sender(tmp_path, port, schedule, jack_server["env"])
+    assert sender.wait(timeout=60) == 0, sender.stderr.read() if sender.stderr else ""
+    rec = finish_capture(cap, out)
+    sent = np.array(json.loads(sender.sent_file.read_text()))[::2]  # the note-ons
+    sr = int(rec["rate"])
+    period = jack_server["period"]
+    ons = [f for f, b in zip(rec["event_frames"], rec["event_bytes"], strict=True) if b[0] & 0xF0 == 0x90]
+    arrivals = np.array(ons, dtype=np.int64)
+    assert len(arrivals) == len(pitches), "every note reached the engine's port"
+    audio = rec["audio"][0]
+    found = np.array(onsets(audio)) + int(rec["start"])
+    assert len(found) == len(pitches), f"every note sounds once: {len(found)} onsets for {len(pitches)} notes"
+    # every note at its pitch
+    for k, p in enumerate(pitches):
+        at = int(found[k] - rec["start"]) + 200
+        want = 440.0 * 2 ** ((p - 69) / 12)
+        assert peak_hz(audio[at : at + 2048], sr) == pytest.approx(want, rel=0.015)
+    lag = found - arrivals
+    assert 0 <= np.median(lag) <= 2 * period + sr // 1000, "MIDI in to audio out within 2 periods + 1 ms"
+    # onset-to-onset timing equals the arrival-to-arrival timing within 1 ms ...
+    assert np.max(np.abs(lag - np.median(lag))) <= sr // 1000, lag - np.median(lag)
+    # ... and the sent timing within one period (JACK delivers a sent message at the next period)
+    played = (found - found[0]) / sr
+    assert np.max(np.abs(played - (sent - sent[0]))) <= period / sr + 1e-4
+    assert le.stats().midi_late == 0
+    assert le.drain_errors() == []
+
+
+def test_a_hundred_plan_swaps_while_playing_leave_the_sound_continuous(jack_server, tmp_path):
+    dev = choose_device("jack")
+    g = Graph()
+    osc = Oscillator(2)
+    osc.param("waveform").set(float(WAVEFORMS["sine"]))
+    osc.param("frequency_hz").set(220.0)
+    osc.param("gain_db").set(-6.0)
+    g.add("osc", osc)
+    g.add("out", Gain(2))
+    g.connect("osc", "out")
+    g.set_output("out")
+    eng = Engine(g, dev.sample_rate, dev.blocksize)
+    le = LiveEngine(eng, dev)
+    le.start()
+    try:
+        cap, out = start_capture(tmp_path, 4.0, audio=[engine_output()])
+        time.sleep(0.3)
+        swaps0 = eng.plan_swaps
+        for k in range(100):  # insert a unity gain stage, then take it out again: a new plan each time
+            if k % 2 == 0:
+                g.disconnect("osc", "out")
+                g.add("mid", Gain(2))
+                g.connect("osc", "mid")
+                g.connect("mid", "out")
+            else:
+                g.disconnect("osc", "mid")
+                g.disconnect("mid", "out")
+                g.remove("mid")
+                g.connect("osc", "out")
+            le.engine.commit()
+            time.sleep(0.02)
+        rec = finish_capture(cap, out)
+        assert eng.plan_swaps - swaps0 == 100
+    finally:
+        le.stop()
+    x = rec["audio"][0]
+    start = int(np.flatnonzero(np.abs(x) > 0.1)[0]) + 10
+    x = x[start : start + int(3.5 * dev.sample_rate)]
+    amp = float(np.max(np.abs(x)))
+    assert amp == pytest.approx(10 ** (-6 / 20), rel=0.05)
+    own = amp * 2 * np.pi * 220 / dev.sample_rate  # the sine's largest step from sample to sample
+    steps = np.abs(np.diff(x))
+    assert steps.max() <= 1.05 * own, "no discontinuity above the signal's own"
+    silent = np.concatenate([[0], (np.abs(x) < 1e-6).astype(np.int8), [0]])
+    edges = np.diff(silent)
+    runs = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)  # lengths of silent stretches
+    assert runs.max(initial=0) < 3, "no gaps (a zero crossing may land on a sample, no more)"
+    assert le.stats().errors == 0
+
+
+def test_stop_sends_note_offs_to_gear_and_the_clock_follows_the_transport(jack_server, tmp_path):
+    dev = choose_device("jack")
+    name = f"strum-o{os.getpid()}"
+    gear = MidiOutput("virtual:gear", api="jack", client_name=name)
+    clock_port = MidiOutput("virtual:clock", api="jack", client_name=name + "c")
+    live = LiveMidi(dev.sample_rate)
+    track = TrackSpec("ext", MidiSend(gear), clips=[Clip(0.0, (Note(60, 0.0, 64.0, 100),))])
+    built = Session(tracks=[track]).build(dev.sample_rate, dev.blocksize, live=live, live_tracks={"ext": None})
+    le = LiveEngine(built.engine, dev, live=live, clock=MidiClock(clock_port))
+    cap_gear, out_gear = start_capture(tmp_path, 3.0, midi_from=f"{name}:gear")
+    cap_clock, out_clock = start_capture(tmp_path, 3.0, midi_from=f"{name}c:clock")
+    le.start()
+    try:
+        built.engine.transport.play()
+        le.post_note(67, 90)  # held live, never released by the player
+        time.sleep(1.0)
+        le.stop()
+        gear_rec = finish_capture(cap_gear, out_gear)
+        clock_rec = finish_capture(cap_clock, out_clock)
+    finally:
+        le.stop()
+        gear.close()
+        clock_port.close()
+    msgs = [tuple(b) for b in gear_rec["event_bytes"]]
+    ons = {m[1] for m in msgs if m[0] == 0x90}
+    offs = {m[1] for m in msgs if m[0] == 0x80}
+    assert ons == {60, 67}
+    assert offs >= ons, f"every note that went out got its note-off: {msgs}"
+    kinds = [int(b[0]) for b in clock_rec["event_bytes"]]
+    assert kinds[0] == START and kinds[-1] == STOP
+    pulses = kinds.count(CLOCK)
+    frames = clock_rec["event_frames"]
+    seconds = (frames[-1] - frames[0]) / jack_server["rate"]
+    assert pulses == pytest.approx(seconds * 2 * 24, abs=3), "24 pulses per beat at 120 bpm"
+
+
+def test_a_controller_port_that_comes_and_goes_is_followed(jack_server, live_synth, tmp_path):
+    le, _, _ = live_synth
+    name = f"ctl{os.getpid()}"
+    inp = MidiInput(name, api="jack", client_name="strum-hotplug")
+    assert inp.connected_to is None  # the controller is not plugged in yet
+    le.live.set_inputs([*le.live.inputs, inp])
+    watcher = PortWatcher([inp], interval=0.2)
+    watcher.start()
+    try:
+        for round_ in range(2):
+            before = inp.received
+            sched = [[0.1 * k, 0x90, 60 + k, 90] for k in range(5)] + [[0.6, 0xB0, 123, 0]]
+            sender = run_sender(tmp_path, f"virtual:{name}", sched, jack_server["env"])
+            assert sender.wait(timeout=30) == 0
+            time.sleep(0.3)
+            assert inp.received - before == 6, f"round {round_}: every message arrived"
+            deadline = time.monotonic() + 3
+            while inp.connected_to is not None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert inp.connected_to is None, "the port going away is noticed"
+        assert watcher.reconnects == 2
+    finally:
+        watcher.stop()
+        le.live.set_inputs([i for i in le.live.inputs if i is not inp])
+        time.sleep(0.05)
+        inp.close()
+
+
+def test_the_audio_server_going_away_stops_cleanly_and_restart_keeps_the_session(jack_server, tmp_path):
+    name = f"strumkill-{os.getpid()}"
+    main_server = os.environ["JACK_DEFAULT_SERVER"]
+
+    def start_jackd():
+        proc = subprocess.Popen(
+            ["jackd", "-n", name, "-d", "dummy", "-r", "48000", "-p", "128"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        import jack
+
+        for _ in range(100):
+            try:
+                jack.Client("w", servername=name, no_start_server=True).close()
+                return proc
+            except jack.JackOpenError:
+                time.sleep(0.1)
+        raise AssertionError("jackd did not start")
+
+    jackd = start_jackd()
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    faults: list[str] = []
+    try:
+        refresh_portaudio()
+        dev = choose_device("jack")
+        live = LiveMidi(dev.sample_rate)
+        clip = Clip(0.0, tuple(Note(60, float(b), 0.5) for b in range(64)))
+        built = Session(tracks=[TrackSpec("keys", sine_synth(), clips=[clip])]).build(
+            dev.sample_rate, dev.blocksize, live=live, live_tracks={"keys": None}
+        )
+        le = LiveEngine(built.engine, dev, live=live, on_fault=faults.append)
+        le.start()
+        built.engine.transport.play()
+        assert le.wait_blocks(100, timeout=5)
+        jackd.send_signal(signal.SIGKILL)
+        jackd.wait()
+        deadline = time.monotonic() + 5
+        while le.fault is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert le.fault is not None and "went away" in le.fault or "stopped" in (le.fault or "")
+        assert faults == [le.fault]
+        position = built.engine.transport.position
+        assert position > 0
+        le.stop()  # clean, and no exception with the server gone
+        with pytest.raises(AudioDeviceError):
+            le.restart()  # no server: a clear error, the engine untouched
+        assert built.engine.transport.position == position
+        jackd = start_jackd()
+        le.restart()
+        calls = le.callbacks
+        assert le.wait_blocks(100, timeout=5), "playing again on the same engine"
+        assert le.callbacks > calls and le.fault is None
+        assert built.engine.transport.position > position, "from where it was"
+        assert built.sequencers["keys"].table is not None
+        le.stop()
+    finally:
+        jackd.kill()
+        jackd.wait()
+        os.environ["JACK_DEFAULT_SERVER"] = main_server
+        refresh_portaudio()
+
+
+def test_posted_notes_and_panic_from_a_busy_control_thread(jack_server, live_synth):
+    le, _, built = live_synth
+    stop = threading.Event()
+
+    def busy() -> None:  # pure-Python work on the control side while playing
+        d: dict[int, int] = {}
+        while not stop.is_set():
+            for i in range(1000):
+                d[i % 97] = d.get(i % 97, 0) + i
+
+    t = threading.Thread(target=busy)
+    t.start()
+    try:
+        for k in range(20):
+            le.post_note(60 + k, 100)
+        assert le.wait_blocks(20)
+        node = built.engine.graph.node("keys/live")
+        assert node.held_notes() == 20
+        le.live.panic()
+        assert le.wait_blocks(3)
+        assert node.held_notes() == 0
+    finally:
+        stop.set()
+        t.join()
+    le.wait_blocks(40)
+    assert float(le.read_peaks().max()) < 1e-3 or le.wait_blocks(40)
