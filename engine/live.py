@@ -222,6 +222,8 @@ class LiveStats:
 class LiveEngine:
     """An engine playing through an audio device, with live MIDI in and MIDI out."""
 
+    built: Any = None  # the session build it plays, when made from a session (strips, sequencers)
+
     def __init__(
         self,
         engine: Engine,

@@ -81,9 +81,9 @@ def main() -> int:
         start=state["start"],
         rate=sr,
         event_frames=np.array([e[0] for e in events], dtype=np.int64),
-        event_bytes=np.array([list(e[1][:3]) + [0] * (3 - len(e[1][:3])) for e in events], dtype=np.int64).reshape(
-            -1, 3
-        ),
+        event_bytes=np.array(
+            [list(e[1][:3]) + [0] * (3 - len(e[1][:3])) for e in events], dtype=np.int64
+        ).reshape(-1, 3),
     )
     return 0
 

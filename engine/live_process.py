@@ -1,0 +1,287 @@
+"""The live engine in a process of its own, driven from the control process.
+
+Why a process: the audio callback is Python and needs the GIL every period. In its own process the only
+other thread that wants the GIL is a command reader asleep in a blocking wait, so whatever the control
+process does (a terminal UI, parsing messages, a collection of a large heap) cannot make a block late.
+And libjack cannot serve a process again after its server died (PortAudio's JACK layer aborts on cleanup
+and a fresh client crashes), so surviving a JACK restart needs a fresh process: the control process keeps
+the session's description and position and starts a new engine process where the old one stopped.
+
+Control -> engine: commands over a pipe (transport, notes, quit). Engine -> control: a small shared-memory
+array the engine process refreshes every 20 ms (position, play state, meters, callback and xrun counts)
+and messages on the pipe for what must not be missed (ready, an error, a fault).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from engine.live import AudioDeviceError
+
+__all__ = ["EngineProcess", "LiveSpec", "apply_transport", "build_live"]
+
+# the status array: one float64 each
+POSITION, PLAYING, CALLBACKS, XRUNS, PEAK_L, PEAK_R, P50_US, PERIOD_US, MIDI_IN, ERRORS, RATE, BPM = range(12)
+STATUS_SIZE = 16
+
+
+@dataclass
+class LiveSpec:
+    """What to play live, picklable: a song file and/or an instrument, the armed track, the ports."""
+
+    song: str | None = None
+    instrument: str | None = None  # a synth preset name, or a .sf2/.sf3/.sfz/kit/WAV-folder path
+    arm: str | None = None  # the track that live MIDI plays (default: the instrument's, or the first)
+    midi_in: list[str] = field(default_factory=list)
+    midi_out: str | None = None  # MIDI clock and transport to this port
+    send_track: str | None = None  # this track's notes go to midi_out (external gear) instead of sounding
+    midi_api: str = "auto"
+    device: str | None = None
+    blocksize: int | None = None
+    bpm: float = 120.0
+    client_name: str = "strum"
+    position: int = 0  # transport position (samples) to start from
+    playing: bool = False
+    loop: tuple[float, float] | None = None  # beats
+
+
+def build_live(spec: LiveSpec) -> Any:
+    """Build the engine a spec describes and wrap it in a (not yet started) LiveEngine; start it, then
+    :func:`apply_transport`."""
+    from engine.live import LiveEngine, choose_device
+    from engine.live_input import LiveMidi
+    from engine.midi_io import MidiInput, MidiOutput
+    from engine.midi_out import MidiClock, MidiSend
+    from engine.session import Session, TrackSpec
+    from engine.tempo import TempoMap
+
+    dev = choose_device(spec.device, blocksize=spec.blocksize)
+    if spec.song:
+        from presets.song import load_song
+
+        session = load_song(spec.song)
+    else:
+        session = Session(tempo_map=TempoMap(bpm=spec.bpm))
+    arm = spec.arm
+    if spec.instrument:
+        inst: Any
+        if os.path.exists(spec.instrument):
+            from instruments.sampler import load_sampler
+
+            inst = load_sampler(spec.instrument)
+        else:
+            from instruments.synth_presets import load_synth_preset
+
+            inst = load_synth_preset(spec.instrument)
+        session.tracks.append(TrackSpec("live", inst))
+        arm = arm or "live"
+    if arm is None and session.tracks:
+        arm = session.tracks[0].name
+    clock_port = MidiOutput(spec.midi_out, spec.midi_api, spec.client_name) if spec.midi_out else None
+    if spec.send_track:
+        for t in session.tracks:
+            if t.name == spec.send_track:
+                t.instrument = MidiSend(clock_port)
+                break
+        else:
+            raise AudioDeviceError(f"no track {spec.send_track!r} to send to MIDI out")
+    live = LiveMidi(dev.sample_rate)
+    built = session.build(dev.sample_rate, dev.blocksize, live=live, live_tracks={arm: None} if arm else None)
+    live.set_inputs([MidiInput(p, spec.midi_api, spec.client_name) for p in spec.midi_in])
+    le = LiveEngine(built.engine, dev, live=live, clock=MidiClock(clock_port) if clock_port else None)
+    le.built = built
+    return le
+
+
+def apply_transport(le: Any, spec: LiveSpec) -> None:
+    """Put a started engine's transport where the spec says (loop, position, playing)."""
+    tr = le.engine.transport
+    if spec.loop:
+        tr.set_loop(*spec.loop)
+    if spec.position:
+        tr.locate(spec.position)
+    if spec.playing:
+        tr.play()
+
+
+def _child(spec: LiveSpec, conn: Any, status: Any) -> None:
+    try:
+        le = build_live(spec)
+        le.start()
+        apply_transport(le, spec)
+    except Exception as exc:
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        conn.close()
+        os._exit(2)
+    eng = le.engine
+    tr = eng.transport
+    status[RATE] = le.sample_rate
+    status[PERIOD_US] = le.period_s * 1e6
+    conn.send(
+        ("ready", {"device": le.device.name, "hostapi": le.device.hostapi, "blocksize": le.device.blocksize})
+    )
+    ports = [i for i in le.live.inputs if not i.virtual]
+    from engine.midi_io import PortWatcher
+
+    watcher = PortWatcher(list(ports), interval=0.5)
+    watcher.start()
+    last_peaks = time.monotonic()
+    while True:
+        if conn.poll(0.02):
+            try:
+                cmd = conn.recv()
+            except EOFError:
+                cmd = ("quit",)
+            kind = cmd[0]
+            try:
+                if kind == "play":
+                    tr.play()
+                elif kind == "stop":
+                    tr.stop()
+                elif kind == "toggle":
+                    if tr.playing:
+                        tr.stop()
+                    else:
+                        tr.play()
+                elif kind == "locate":
+                    tr.locate(int(cmd[1]))
+                elif kind == "locate_bar":
+                    tr.locate_bar(max(0, int(cmd[1])))
+                elif kind == "loop":
+                    tr.set_loop(cmd[1], cmd[2], bool(cmd[3]))
+                elif kind == "loop_enable":
+                    tr.enable_loop(bool(cmd[1]))
+                elif kind == "note":
+                    le.live.post(int(cmd[1]), int(cmd[2]), int(cmd[3]))
+                elif kind == "quit":
+                    watcher.stop()
+                    le.stop()
+                    for i in le.live.inputs:
+                        i.close()
+                    conn.send(("bye", {"position": tr.position, "stats": le.stats().__dict__}))
+                    conn.close()
+                    os._exit(0)
+            except Exception as exc:  # a bad command is answered, the engine plays on
+                conn.send(("refused", f"{kind}: {exc}"))
+        status[POSITION] = tr.position
+        status[PLAYING] = 1.0 if tr.playing else 0.0
+        status[CALLBACKS] = le.callbacks
+        status[XRUNS] = le.xruns
+        status[MIDI_IN] = le.live.received
+        status[ERRORS] = le.errors
+        status[BPM] = eng.ctx.tempo_bpm
+        now = time.monotonic()
+        if now - last_peaks > 0.05:
+            p = le.read_peaks()
+            status[PEAK_L], status[PEAK_R] = float(p[0]), float(p[-1])
+            last_peaks = now
+        if le.fault is not None:
+            conn.send(("fault", le.fault))
+            conn.close()
+            os._exit(3)  # no clean-up: this process's libjack is unusable now
+
+
+class EngineProcess:
+    """Start, drive and restart a live engine process for a :class:`LiveSpec`."""
+
+    def __init__(self, spec: LiveSpec) -> None:
+        self.spec = spec
+        self._ctx = mp.get_context("spawn")
+        self.status = self._ctx.Array("d", STATUS_SIZE, lock=False)
+        self._proc: Any = None
+        self._conn: Any = None
+        self.info: dict[str, Any] = {}
+        self.fault: str | None = None
+        self.messages: list[str] = []
+
+    def start(self, timeout: float = 60.0) -> None:
+        for k in range(STATUS_SIZE):
+            self.status[k] = 0.0
+        parent, child = self._ctx.Pipe()
+        proc = self._ctx.Process(target=_child, args=(self.spec, child, self.status), daemon=True)
+        proc.start()
+        child.close()
+        if not parent.poll(timeout):
+            proc.kill()
+            raise AudioDeviceError(f"the engine process did not start within {timeout:g} s")
+        try:
+            kind, payload = parent.recv()
+        except EOFError:
+            proc.join(5)
+            raise AudioDeviceError(f"the engine process died while starting (exit {proc.exitcode})") from None
+        if kind != "ready":
+            proc.join(5)
+            raise AudioDeviceError(str(payload))
+        self._proc, self._conn = proc, parent
+        self.info = payload
+        self.fault = None
+
+    def send(self, *cmd: Any) -> None:
+        if self._conn is None:
+            raise AudioDeviceError(self.fault or "the engine process is not running")
+        try:
+            self._conn.send(cmd)
+        except (BrokenPipeError, OSError):
+            self.poll()
+            raise AudioDeviceError(self.fault or "the engine process went away") from None
+
+    def poll(self) -> str | None:
+        """Read what the engine process said; returns the fault if it stopped (and remembers it)."""
+        conn = self._conn
+        if conn is None:
+            return self.fault
+        try:
+            while conn.poll():
+                kind, payload = conn.recv()
+                if kind == "fault":
+                    self.fault = payload
+                elif kind == "refused":
+                    self.messages.append(payload)
+        except (EOFError, OSError):
+            pass
+        if self._proc is not None and not self._proc.is_alive() and self.fault is None:
+            self.fault = f"the engine process ended (exit {self._proc.exitcode})"
+        if self.fault is not None:
+            self._proc.join(2)
+            self._conn = None
+        return self.fault
+
+    @property
+    def position(self) -> int:
+        return int(self.status[POSITION])
+
+    @property
+    def playing(self) -> bool:
+        return self.status[PLAYING] > 0
+
+    def restart(self, timeout: float = 60.0) -> None:
+        """A new engine process for the same spec, from the position (and play state) the last one had."""
+        self.close()
+        self.spec = replace(self.spec, position=self.position, playing=self.playing)
+        self.start(timeout)
+
+    def close(self, timeout: float = 10.0) -> dict[str, Any] | None:
+        """Stop playing (note-offs go out), and end the engine process."""
+        conn, proc = self._conn, self._proc
+        result = None
+        if conn is not None:
+            try:
+                conn.send(("quit",))
+                if conn.poll(timeout):
+                    kind, payload = conn.recv()
+                    if kind == "bye":
+                        result = payload
+            except (EOFError, OSError):
+                pass
+        if proc is not None:
+            proc.join(timeout)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        self._conn = None
+        self._proc = None
+        return result
