@@ -20,12 +20,15 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from engine.live import AudioDeviceError
 
 __all__ = ["EngineProcess", "LiveSpec", "apply_transport", "build_live"]
 
 # the status array: one float64 each
-POSITION, PLAYING, CALLBACKS, XRUNS, PEAK_L, PEAK_R, P50_US, PERIOD_US, MIDI_IN, ERRORS, RATE, BPM = range(12)
+(POSITION, PLAYING, CALLBACKS, XRUNS, PEAK_L, PEAK_R, P50_US, PERIOD_US) = range(8)
+(MIDI_IN, ERRORS, RATE, BPM, END, BEAT) = range(8, 14)
 STATUS_SIZE = 16
 
 
@@ -45,6 +48,7 @@ class LiveSpec:
     bpm: float = 120.0
     client_name: str = "strum"
     position: int = 0  # transport position (samples) to start from
+    start_beat: float = 0.0  # or this beat, when position is 0
     playing: bool = False
     loop: tuple[float, float] | None = None  # beats
 
@@ -104,6 +108,8 @@ def apply_transport(le: Any, spec: LiveSpec) -> None:
         tr.set_loop(*spec.loop)
     if spec.position:
         tr.locate(spec.position)
+    elif spec.start_beat > 0:
+        tr.locate_beats(spec.start_beat)
     if spec.playing:
         tr.play()
 
@@ -120,6 +126,7 @@ def _child(spec: LiveSpec, conn: Any, status: Any) -> None:
     eng = le.engine
     tr = eng.transport
     status[RATE] = le.sample_rate
+    status[END] = le.built.end_sample if le.built is not None else 0
     status[PERIOD_US] = le.period_s * 1e6
     conn.send(
         ("ready", {"device": le.device.name, "hostapi": le.device.hostapi, "blocksize": le.device.blocksize})
@@ -174,10 +181,16 @@ def _child(spec: LiveSpec, conn: Any, status: Any) -> None:
         status[MIDI_IN] = le.live.received
         status[ERRORS] = le.errors
         status[BPM] = eng.ctx.tempo_bpm
+        status[BEAT] = tr.position_beats()
         now = time.monotonic()
         if now - last_peaks > 0.05:
             p = le.read_peaks()
             status[PEAK_L], status[PEAK_R] = float(p[0]), float(p[-1])
+            n = min(le.callbacks, 4096)
+            if n:
+                last = le.callbacks
+                idx = np.arange(last - n, last) & (len(le.durations_ns) - 1)
+                status[P50_US] = float(np.median(le.durations_ns[idx])) / 1000.0
             last_peaks = now
         if le.fault is not None:
             conn.send(("fault", le.fault))
@@ -257,6 +270,10 @@ class EngineProcess:
     @property
     def playing(self) -> bool:
         return self.status[PLAYING] > 0
+
+    def value(self, field: int) -> float:
+        """One field of the status array (POSITION, PEAK_L, XRUNS...)."""
+        return float(self.status[field])
 
     def restart(self, timeout: float = 60.0) -> None:
         """A new engine process for the same spec, from the position (and play state) the last one had."""

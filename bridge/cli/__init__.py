@@ -29,6 +29,9 @@ COMMANDS = {
         "bridge.cli.arrange",
         "run the arranger's stages and print the plan (sections, chords, parts)",
     ),
+    "play": ("bridge.cli.play", "play a song through the audio device: transport keys and a live meter line"),
+    "live": ("bridge.cli.live", "play an instrument (or a song) from a MIDI controller, in real time"),
+    "devices": ("bridge.cli.devices", "list audio output devices and MIDI ports"),
     "train": ("bridge.cli.train", "train an arrangement model (chords, melody) and export it to ONNX"),
 }
 

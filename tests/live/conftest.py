@@ -29,7 +29,8 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory):
     env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
-            [jackd, "-n", name, "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD)],
+            # line-buffered, so the log (xrun reports) is up to date while the tests read it
+            ["stdbuf", "-oL", "-eL", jackd, "-n", name, "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD)],
             stdout=fh,
             stderr=subprocess.STDOUT,
             env=env,

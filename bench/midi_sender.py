@@ -1,6 +1,6 @@
 """Another process that plays notes into a MIDI port through mido on rtmidi's JACK API.
 
-    MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK python midi_sender.py PORT SCHEDULE.json OUT.json
+    MIDO_BACKEND=mido.backends.rtmidi/UNIX_JACK python -m bench.midi_sender PORT SCHEDULE.json OUT.json
 
 PORT is a port to connect to (a substring of its name) or ``virtual:NAME`` to make one.
 SCHEDULE.json is a list of [seconds_from_start, status, data1, data2]; OUT.json gets the

@@ -1,6 +1,6 @@
 """A JACK client in its own process that records audio ports and the MIDI arriving at a port.
 
-    python jack_capture.py OUT.npz SECONDS --audio PORT [PORT] [--midi-of PORT]
+    python -m bench.jack_capture OUT.npz SECONDS --audio PORT [PORT] [--midi-of PORT]
 
 It records every cycle at its JACK frame time (so a skipped cycle leaves a hole, not a shift), and with
 ``--midi-of`` it listens to whatever is connected to that MIDI port (it connects the same sources to its
