@@ -34,6 +34,11 @@ BENCHMARKS = {
         "trained models vs n-gram baselines, generated parts vs held-out data, arrangement and generate "
         "speed, memory",
     ),
+    "live": (
+        "bench.live",
+        "live engine on JACK dummy: xruns vs a one-voice reference, voices vs pyo, session under load,"
+        " latency",
+    ),
     "sampler": (
         "bench.sampler",
         "GM MIDI files through the sampler vs FluidSynth: speed, onsets, spectra, memory",

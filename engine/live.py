@@ -66,6 +66,28 @@ def _sd() -> Any:
     return sounddevice
 
 
+_CLIENT_NAME: Any = None  # PortAudio keeps the pointer: the buffer lives as long as the process
+
+
+def set_jack_client_name(name: str) -> bool:
+    """Name PortAudio's JACK client (default ``PortAudio``); only before PortAudio starts, i.e. before
+    anything imports sounddevice. Returns whether it was set."""
+    global _CLIENT_NAME
+    import ctypes
+    import ctypes.util
+
+    if "sounddevice" in sys.modules:
+        return False
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("portaudio") or "libportaudio.so.2")
+        buf = ctypes.create_string_buffer(name.encode())
+        ok = lib.PaJack_SetClientName(buf) == 0
+    except (OSError, AttributeError):
+        return False
+    _CLIENT_NAME = buf
+    return ok
+
+
 def refresh_portaudio() -> None:
     """Make PortAudio look at the host APIs again (a JACK server started or restarted since)."""
     sd = _sd()

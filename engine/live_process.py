@@ -46,7 +46,8 @@ class LiveSpec:
     device: str | None = None
     blocksize: int | None = None
     bpm: float = 120.0
-    client_name: str = "strum"
+    client_name: str = "strum"  # of the MIDI ports
+    audio_client_name: str | None = None  # PortAudio's JACK client (default: client_name + "-audio")
     position: int = 0  # transport position (samples) to start from
     start_beat: float = 0.0  # or this beat, when position is 0
     playing: bool = False
@@ -115,6 +116,9 @@ def apply_transport(le: Any, spec: LiveSpec) -> None:
 
 
 def _child(spec: LiveSpec, conn: Any, status: Any) -> None:
+    from engine.live import set_jack_client_name
+
+    set_jack_client_name(spec.audio_client_name or f"{spec.client_name}-audio")
     try:
         le = build_live(spec)
         le.start()
@@ -162,6 +166,8 @@ def _child(spec: LiveSpec, conn: Any, status: Any) -> None:
                     tr.set_loop(cmd[1], cmd[2], bool(cmd[3]))
                 elif kind == "loop_enable":
                     tr.enable_loop(bool(cmd[1]))
+                elif kind == "volume":
+                    le.built.strips[str(cmd[1])].volume_db.set(float(cmd[2]))
                 elif kind == "note":
                     le.live.post(int(cmd[1]), int(cmd[2]), int(cmd[3]))
                 elif kind == "quit":

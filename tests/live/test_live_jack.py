@@ -310,12 +310,13 @@ def test_the_audio_server_going_away_stops_cleanly_and_restart_keeps_the_session
     name = f"strumkill-{os.getpid()}"
     main_server = os.environ["JACK_DEFAULT_SERVER"]
 
+    log = tmp_path / "jackd-kill.log"
+
     def start_jackd():
-        proc = subprocess.Popen(
-            ["jackd", "-n", name, "-d", "dummy", "-r", "48000", "-p", "128"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with open(log, "ab") as fh:
+            proc = subprocess.Popen(
+                ["jackd", "-n", name, "-d", "dummy", "-r", "48000", "-p", "128"], stdout=fh, stderr=fh
+            )
         # ask from another process: libjack in this one must never meet a server that later dies
         probe = f"import jack; jack.Client('w', servername={name!r}, no_start_server=True).close()"
         for _ in range(50):
@@ -324,7 +325,9 @@ def test_the_audio_server_going_away_stops_cleanly_and_restart_keeps_the_session
                 return proc
             time.sleep(0.1)
         proc.kill()
-        raise AssertionError(f"jackd did not start: {r.stderr[-500:]}")
+        raise AssertionError(
+            f"jackd did not start: {r.stderr[-300:]}\n{log.read_text(errors='replace')[-1500:]}"
+        )
 
     jackd = start_jackd()
     os.environ["JACK_DEFAULT_SERVER"] = name  # the engine process inherits it
