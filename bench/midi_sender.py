@@ -4,7 +4,8 @@
 
 PORT is a port to connect to (a substring of its name) or ``virtual:NAME`` to make one.
 SCHEDULE.json is a list of [seconds_from_start, status, data1, data2]; OUT.json gets the
-``time.monotonic`` moment each message was sent.
+``time.monotonic`` moment each message was sent (``monotonic``) and the JACK frame due at that
+moment (``jack_frames``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,17 @@ import sys
 import time
 
 import mido
+
+
+def _jack_clock():
+    """A JACK client whose ``frame_time`` says which frame is due now (the server's estimate, which follows
+    the driver even when a loaded machine makes it lose time), or None without the JACK binding."""
+    try:
+        import jack
+
+        return jack.Client("strum-sender-clock", no_start_server=True)
+    except Exception:
+        return None
 
 
 def main() -> int:
@@ -31,7 +43,9 @@ def main() -> int:
             return 2
         port = mido.open_output(match[0])
         settle = 0.5
-    sent = []
+    clock = _jack_clock()
+    sent: list[float] = []
+    sent_frames: list[int] = []
     with port:
         time.sleep(settle)  # let the listeners connect
         t0 = time.monotonic() + 0.1
@@ -44,9 +58,11 @@ def main() -> int:
                 time.sleep(min(left, 0.0005) if left < 0.002 else left - 0.0015)
             port.send(mido.Message.from_bytes([status, d1, d2]))
             sent.append(time.monotonic())
+            if clock is not None:
+                sent_frames.append(clock.frame_time)
         time.sleep(0.3)
     with open(out_file, "w") as fh:
-        json.dump(sent, fh)
+        json.dump({"monotonic": sent, "jack_frames": sent_frames}, fh)
     return 0
 
 

@@ -70,6 +70,7 @@ def engine_output() -> str:
 
 
 def start_capture(tmp: Path, seconds: float, audio=(), midi_of=None, midi_from=None):
+    tmp.mkdir(parents=True, exist_ok=True)
     out = tmp / f"capture-{time.monotonic_ns()}.npz"
     cmd = [sys.executable, "-m", "bench.jack_capture", str(out), str(seconds)]
     if audio:
@@ -96,6 +97,7 @@ def finish_capture(proc, out: Path) -> dict:
 
 
 def run_sender(tmp: Path, port: str, schedule: list, env: dict) -> subprocess.Popen:
+    tmp.mkdir(parents=True, exist_ok=True)
     sched = tmp / f"schedule-{time.monotonic_ns()}.json"
     sched.write_text(json.dumps(schedule))
     sent = sched.with_suffix(".sent.json")
@@ -145,8 +147,7 @@ def live_synth(jack_server):
     inp.close()
 
 
-def test_notes_from_another_process_sound_on_time_and_in_tune(jack_server, live_synth, tmp_path):
-    le, port, _ = live_synth
+def _play_notes_and_check(jack_server, le, port: str, tmp_path: Path) -> None:
     rng = np.random.default_rng(7)
     pitches = [48, 55, 60, 62, 64, 67, 69, 72, 76, 79, 57, 65] * 2
     schedule, t = [], 0.0
@@ -154,11 +155,12 @@ def test_notes_from_another_process_sound_on_time_and_in_tune(jack_server, live_
         schedule.append([t, 0x90, p, 100])
         schedule.append([t + 0.06, 0x80, p, 0])
         t += 0.13 + float(rng.uniform(0, 0.09))  # not on any grid: arrival inside periods varies
+    late_before = le.stats().midi_late
     cap, out = start_capture(tmp_path, t + 2.5, audio=[engine_output()], midi_of=port)
     sender = run_sender(tmp_path, port, schedule, jack_server["env"])
     assert sender.wait(timeout=60) == 0, sender.stderr.read() if sender.stderr else ""
     rec = finish_capture(cap, out)
-    sent = np.array(json.loads(sender.sent_file.read_text()))[::2]  # the note-ons
+    sent = np.array(json.loads(sender.sent_file.read_text())["jack_frames"])[::2]  # the note-ons
     sr = int(rec["rate"])
     period = jack_server["period"]
     ons = [f for f, b in zip(rec["event_frames"], rec["event_bytes"], strict=True) if b[0] & 0xF0 == 0x90]
@@ -176,11 +178,29 @@ def test_notes_from_another_process_sound_on_time_and_in_tune(jack_server, live_
     assert 0 <= np.median(lag) <= 2 * period + sr // 1000, "MIDI in to audio out within 2 periods + 1 ms"
     # onset-to-onset timing equals the arrival-to-arrival timing within 1 ms ...
     assert np.max(np.abs(lag - np.median(lag))) <= sr // 1000, lag - np.median(lag)
-    # ... and the sent timing within one period (JACK delivers a sent message at the next period)
-    played = (found - found[0]) / sr
-    assert np.max(np.abs(played - (sent - sent[0]))) <= period / sr + 1e-4
-    assert le.stats().midi_late == 0
+    # ... and the sent timing within one period (JACK delivers a sent message at the next period). The
+    # sender notes the frame due as it sends (JACK's frame_time), the clock the onsets are counted in: its
+    # wall clock would drift from a dummy driver that a loaded machine makes lose time
+    drift = (found - found[0]) - (sent - sent[0])
+    assert np.max(np.abs(drift)) <= period + 5, drift
+    assert le.stats().midi_late == late_before
     assert le.drain_errors() == []
+
+
+def test_notes_from_another_process_sound_on_time_and_in_tune(jack_server, live_synth, tmp_path):
+    le, port, _ = live_synth
+    # The host pauses this virtual machine now and then, and a paused period (an xrun, which jackd logs)
+    # can delay a note or drop a captured block. A run that fails with an xrun in it is played again (up
+    # to three runs); a run without one must pass every check.
+    for attempt in range(3):
+        before = xrun_lines(jack_server)
+        try:
+            _play_notes_and_check(jack_server, le, port, tmp_path / f"run{attempt}")
+            return
+        except AssertionError:
+            time.sleep(0.3)
+            if xrun_lines(jack_server) == before or attempt == 2:
+                raise
 
 
 def test_a_hundred_plan_swaps_while_playing_leave_the_sound_continuous(jack_server, tmp_path):
