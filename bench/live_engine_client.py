@@ -92,6 +92,7 @@ class ControlLoad:
         self.collect = collect
         self.parsed = 0
         self.collections = 0
+        self.collect_ms: list[float] = []  # each full collection's duration
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="control-load", daemon=True)
 
@@ -127,7 +128,9 @@ class ControlLoad:
                 del junk
                 now = time.monotonic()
                 if now - last_full > 2.0:
+                    t0 = time.perf_counter()
                     gc.collect()
+                    self.collect_ms.append(1000 * (time.perf_counter() - t0))
                     self.collections += 1
                     last_full = now
             k += 1
@@ -297,7 +300,13 @@ def run_engine(args: argparse.Namespace) -> dict[str, Any]:
             le.stop()
         if flood is not None:
             flood.wait(30)
-        result.update({"json_parsed": load.parsed, "full_collections": load.collections})
+        result.update(
+            {
+                "json_parsed": load.parsed,
+                "full_collections": load.collections,
+                "full_collection_ms_max": max(load.collect_ms, default=0.0),
+            }
+        )
         return result
     # latency
     from bench.live_latency import measure_latency

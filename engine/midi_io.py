@@ -14,6 +14,8 @@ the poll that returned it), so arrival times keep the backend's precision, not t
 from __future__ import annotations
 
 import math
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -74,12 +76,21 @@ def resolve_api(api: str) -> int:
         raise MidiPortError(f"MIDI backend {api!r} is not compiled into python-rtmidi on this machine")
     if api == "jack" and not jack_server_running():
         raise MidiPortError("MIDI backend 'jack': no JACK server is running")
+    if api == "alsa" and _alsa_seq_missing():
+        raise MidiPortError("MIDI backend 'alsa': no ALSA sequencer here (/dev/snd/seq is missing)")
     if not _opens(rtmidi, const):
         raise MidiPortError(f"MIDI backend {api!r} does not open here (is its server or driver running?)")
     return int(const)
 
 
+def _alsa_seq_missing() -> bool:
+    # without the sequencer device rtmidi's ALSA backend fails (and ALSA prints to stderr on every try)
+    return sys.platform.startswith("linux") and not os.path.exists("/dev/snd/seq")
+
+
 def _opens(rtmidi: Any, const: int) -> bool:
+    if const == getattr(rtmidi, "API_LINUX_ALSA", None) and _alsa_seq_missing():
+        return False
     try:
         probe = rtmidi.MidiIn(rtapi=const, name="strum-probe")
         probe.get_ports()

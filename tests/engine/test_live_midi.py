@@ -229,3 +229,17 @@ def test_the_live_callback_allocates_no_buffers_while_notes_arrive():
     # a 512-frame stereo float32 block is 4 KB: nothing that size appears per block, nothing leaks
     assert peak - before < 4096, f"peak grew by {peak - before} bytes"
     assert after - before < 1024, f"{after - before} bytes still held after 1000 blocks"
+
+
+def test_midi_backends_are_checked_by_name():
+    import os
+
+    from engine.midi_io import MidiPortError, list_midi_ports, resolve_api
+
+    with pytest.raises(MidiPortError, match="unknown MIDI backend 'usb'"):
+        resolve_api("usb")
+    if not os.path.exists("/dev/snd/seq"):  # this machine: no ALSA sequencer, and the error says so
+        with pytest.raises(MidiPortError, match="no ALSA sequencer"):
+            list_midi_ports("alsa")
+    else:
+        assert isinstance(list_midi_ports("alsa"), list)
