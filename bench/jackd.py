@@ -38,6 +38,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -118,7 +119,7 @@ class JackServer:
         name: str | None = None,
         log_path: str | os.PathLike[str] | None = None,
         verbose: bool = False,
-        start_timeout_s: float = 5.0,
+        start_timeout_s: float = 15.0,
     ) -> None:
         self.rate = rate
         self.period = period
@@ -230,25 +231,20 @@ class JackServer:
                 log.flush()
 
     def _wait_ready(self) -> None:
-        import jack
-
+        # Asked from another process: libjack in this one must never have met a server that later goes
+        # away (its threads crash when it does, even with every client closed).
+        probe = (
+            "import jack; jack.set_error_function(lambda m: None); jack.set_info_function(lambda m: None);"
+            f" jack.Client('strumbench-probe', servername={self.name!r}, no_start_server=True).close()"
+        )
         deadline = time.monotonic() + self.start_timeout_s
-        jack.set_error_function(lambda msg: None)  # "cannot connect" is expected while jackd starts
-        jack.set_info_function(lambda msg: None)
-        try:
-            while time.monotonic() < deadline:
-                if self._proc is None or self._proc.poll() is not None:
-                    break
-                try:
-                    probe = jack.Client("strumbench-probe", servername=self.name, no_start_server=True)
-                except jack.JackError:
-                    time.sleep(0.05)
-                    continue
-                probe.close()
+        while time.monotonic() < deadline:
+            if self._proc is None or self._proc.poll() is not None:
+                break
+            r = subprocess.run([sys.executable, "-c", probe], capture_output=True)
+            if r.returncode == 0:
                 return
-        finally:
-            jack.set_error_function(None)
-            jack.set_info_function(None)
+            time.sleep(0.05)
         tail = "\n".join(line for _, line in self._lines[-20:])
         self.stop()
         raise RuntimeError(

@@ -62,18 +62,24 @@ CUTOFF_HZ, Q = 2000.0, 0.7071
 
 
 @njit(cache=True, nogil=True)
+def saw_sample(phase: float, inc: float) -> float:
+    """One sample of a polyBLEP saw at ``phase`` (0..1) advancing ``inc`` per sample."""
+    s = 2.0 * phase - 1.0
+    if phase < inc:
+        x = phase / inc
+        s -= x + x - x * x - 1.0
+    elif phase > 1.0 - inc:
+        x = (phase - 1.0) / inc
+        s -= x * x + x + x + 1.0
+    return s
+
+
+@njit(cache=True, nogil=True)
 def render_saw(state: np.ndarray, gain: float, out: np.ndarray) -> None:
     """One polyBLEP saw into both channels of ``out`` (frames, 2); ``state`` = [phase, increment]."""
     phase, inc = state[0], state[1]
     for i in range(out.shape[0]):
-        s = 2.0 * phase - 1.0
-        if phase < inc:
-            x = phase / inc
-            s -= x + x - x * x - 1.0
-        elif phase > 1.0 - inc:
-            x = (phase - 1.0) / inc
-            s -= x * x + x + x + 1.0
-        v = gain * s
+        v = gain * saw_sample(phase, inc)
         out[i, 0] = v
         out[i, 1] = v
         phase += inc
@@ -114,13 +120,7 @@ def render_voices(state: np.ndarray, params: np.ndarray, mix: np.ndarray, out: n
                 env = sus + (env - sus) * dec
             elif stage == RELEASE:
                 env *= rel
-            s = 2.0 * phase - 1.0
-            if phase < inc:
-                x = phase / inc
-                s -= x + x - x * x - 1.0
-            elif phase > 1.0 - inc:
-                x = (phase - 1.0) / inc
-                s -= x * x + x + x + 1.0
+            s = saw_sample(phase, inc)
             phase += inc
             if phase >= 1.0:
                 phase -= 1.0

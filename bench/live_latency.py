@@ -22,7 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 JACK_MIDO = "mido.backends.rtmidi/UNIX_JACK"
 
-__all__ = ["measure_latency", "onsets"]
+__all__ = ["measure_latency", "onsets", "sine_synth"]
 
 
 def onsets(x: np.ndarray, threshold: float = 0.02, quiet: int = 480) -> np.ndarray:
@@ -33,15 +33,12 @@ def onsets(x: np.ndarray, threshold: float = 0.02, quiet: int = 480) -> np.ndarr
     return np.concatenate([idx[:1], idx[1:][np.diff(idx) > quiet]])
 
 
-def measure_latency(args: argparse.Namespace, notes: int, tmp: Path, midi_client: str) -> dict[str, Any]:
+def sine_synth():
+    """The synth playing sines whose notes start at full level on their first sample: onsets to time
+    exactly, a single peak to tell the pitch by."""
     from dsp.oscillators import WAVEFORMS
-    from engine.live import LiveEngine, choose_device
-    from engine.live_input import LiveMidi
-    from engine.midi_io import MidiInput
-    from engine.session import Session, TrackSpec
     from instruments.synth import PolySynth
 
-    dev = choose_device("jack")
     synth = PolySynth()
     for name, value in {
         "waveform": WAVEFORMS["sine"],
@@ -50,8 +47,20 @@ def measure_latency(args: argparse.Namespace, notes: int, tmp: Path, midi_client
         "sustain": 1.0,
         "release_ms": 3.0,
         "gain_db": -6.0,
+        "velocity_sensitivity": 0.0,
     }.items():
         synth.param(name).set(float(value))
+    return synth
+
+
+def measure_latency(args: argparse.Namespace, notes: int, tmp: Path, midi_client: str) -> dict[str, Any]:
+    from engine.live import LiveEngine, choose_device
+    from engine.live_input import LiveMidi
+    from engine.midi_io import MidiInput
+    from engine.session import Session, TrackSpec
+
+    dev = choose_device("jack")
+    synth = sine_synth()
     live = LiveMidi(dev.sample_rate)
     built = Session(tracks=[TrackSpec("keys", synth)]).build(
         dev.sample_rate, dev.blocksize, live=live, live_tracks={"keys": None}

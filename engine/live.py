@@ -36,6 +36,7 @@ from numba import njit
 from engine.engine import Engine
 from engine.errors import EngineError
 from engine.live_input import LiveInput, LiveMidi
+from engine.midi_io import jack_server_info
 from engine.midi_out import MidiClock, MidiSend
 
 __all__ = [
@@ -125,21 +126,6 @@ class DeviceChoice:
     channels: int
 
 
-def _jack_period() -> tuple[int, int] | None:
-    try:
-        import jack
-    except Exception:
-        return None
-    try:
-        client = jack.Client("strum-query", no_start_server=True)
-    except Exception:
-        return None
-    try:
-        return int(client.samplerate), int(client.blocksize)
-    finally:
-        client.close()
-
-
 def choose_device(
     device: int | str | None = None, sample_rate: int | None = None, blocksize: int | None = None
 ) -> DeviceChoice:
@@ -178,7 +164,7 @@ def choose_device(
     rate = int(sample_rate or chosen["default_samplerate"] or 48000)
     block = blocksize
     if "JACK" in api_name:
-        server = _jack_period()
+        server = jack_server_info()
         if server is not None:
             srate, period = server
             if sample_rate and sample_rate != srate:

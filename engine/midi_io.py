@@ -100,19 +100,25 @@ def _opens(rtmidi: Any, const: int) -> bool:
         return False
 
 
-def jack_server_running() -> bool:
-    """Whether a JACK server (the default one, or the one JACK_DEFAULT_SERVER names) accepts clients;
-    never starts one."""
+def jack_server_info() -> tuple[int, int] | None:
+    """(sample rate, period) of the JACK server that accepts clients (the default one, or the one
+    JACK_DEFAULT_SERVER names), or None when none does; never starts one."""
     try:
         import jack
     except Exception:
-        return False
+        return None
     try:
         client = jack.Client("strum-probe", no_start_server=True)
     except Exception:
-        return False
-    client.close()
-    return True
+        return None
+    try:
+        return int(client.samplerate), int(client.blocksize)
+    finally:
+        client.close()
+
+
+def jack_server_running() -> bool:
+    return jack_server_info() is not None
 
 
 @dataclass(frozen=True)
@@ -146,6 +152,31 @@ def _find(ports: list[str], pattern: str) -> int | None:
         if want in name.lower():
             return i
     return None
+
+
+def _connect(midi: Any, pattern: str, client_name: str, direction: str) -> str | None:
+    """Connect an rtmidi handle: create the port of ``virtual:NAME``, or open the first port whose name
+    matches ``pattern``. Returns what it is connected to (None: no such port now). The handle is deleted
+    when the backend refuses."""
+    own = "midi_in" if direction == "input" else "midi_out"
+    if pattern.startswith("virtual:"):
+        name = pattern.split(":", 1)[1] or own
+        try:
+            midi.open_virtual_port(name)
+        except Exception as exc:
+            midi.delete()
+            raise MidiPortError(f"cannot create virtual MIDI {direction} {name!r}: {exc}") from None
+        return f"{client_name}:{name}"
+    ports = midi.get_ports()
+    idx = _find(ports, pattern)
+    if idx is None:
+        return None
+    try:
+        midi.open_port(idx, name=own)
+    except Exception as exc:
+        midi.delete()
+        raise MidiPortError(f"cannot open MIDI {direction} {ports[idx]!r}: {exc}") from None
+    return str(ports[idx])
 
 
 class _Handle:
@@ -222,25 +253,7 @@ class MidiInput:
             probe, before = None, set()
         midi = self._new_handle()
         try:
-            if self.virtual:
-                name = self.pattern.split(":", 1)[1] or "midi_in"
-                try:
-                    midi.open_virtual_port(name)
-                except Exception as exc:
-                    midi.delete()
-                    raise MidiPortError(f"cannot create virtual MIDI input {name!r}: {exc}") from None
-                connected: str | None = f"{self.client_name}:{name}"
-            else:
-                idx = _find(midi.get_ports(), self.pattern)
-                connected = None
-                if idx is not None:
-                    name = midi.get_ports()[idx]
-                    try:
-                        midi.open_port(idx, name="midi_in")
-                    except Exception as exc:
-                        midi.delete()
-                        raise MidiPortError(f"cannot open MIDI input {name!r}: {exc}") from None
-                    connected = name
+            connected = _connect(midi, self.pattern, self.client_name, "input")
             h = _Handle(midi)
             ok = connected is not None and probe is not None
             self.calibrated = ok and self._calibrate(h, probe, before)
@@ -346,26 +359,7 @@ class MidiOutput:
             midi = rtmidi.MidiOut(rtapi=self.api, name=self.client_name)
         except Exception as exc:
             raise MidiPortError(f"cannot open the MIDI backend for output {self.pattern!r}: {exc}") from None
-        if self.virtual:
-            name = self.pattern.split(":", 1)[1] or "midi_out"
-            try:
-                midi.open_virtual_port(name)
-            except Exception as exc:
-                midi.delete()
-                raise MidiPortError(f"cannot create virtual MIDI output {name!r}: {exc}") from None
-            self.connected_to = f"{self.client_name}:{name}"
-        else:
-            idx = _find(midi.get_ports(), self.pattern)
-            if idx is None:
-                self.connected_to = None
-            else:
-                name = midi.get_ports()[idx]
-                try:
-                    midi.open_port(idx, name="midi_out")
-                except Exception as exc:
-                    midi.delete()
-                    raise MidiPortError(f"cannot open MIDI output {name!r}: {exc}") from None
-                self.connected_to = name
+        self.connected_to = _connect(midi, self.pattern, self.client_name, "output")
         for h in self._graveyard:
             h.delete()
         self._graveyard = [self._midi] if self._midi is not None else []

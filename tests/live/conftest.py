@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -38,18 +39,15 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory):
     old = os.environ.get("JACK_DEFAULT_SERVER")
     os.environ["JACK_DEFAULT_SERVER"] = name
     os.environ["JACK_NO_START_SERVER"] = "1"
-    import jack
-
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            jack.Client("strum-wait", no_start_server=True).close()
-            break
-        except jack.JackOpenError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"jackd did not start: {log.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.1)
+    # asked from another process, as everywhere in the tests: libjack's threads in this process crash if
+    # a server they once met goes away before them
+    probe = f"import jack; jack.Client('strum-wait', servername={name!r}, no_start_server=True).close()"
+    deadline = time.monotonic() + 15
+    while subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode != 0:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"jackd did not start: {log.read_text(errors='replace')[-2000:]}")
+        time.sleep(0.1)
     from engine.live import refresh_portaudio
 
     refresh_portaudio()

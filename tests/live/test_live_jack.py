@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.live_latency import onsets, sine_synth
 from dsp.gain import Gain
 from dsp.oscillators import WAVEFORMS, Oscillator
 from engine.engine import Engine
@@ -29,26 +30,9 @@ from engine.midi_io import MidiInput, MidiOutput, PortWatcher
 from engine.midi_out import CLOCK, START, STOP, MidiClock, MidiSend
 from engine.sequencer import Clip, Note
 from engine.session import Session, TrackSpec
-from instruments.synth import PolySynth
 
 HERE = Path(__file__).parent
 JACK_MIDO = "mido.backends.rtmidi/UNIX_JACK"
-
-
-def sine_synth() -> PolySynth:
-    """A synth whose notes start at full level on their first sample: sharp onsets to time."""
-    s = PolySynth()
-    for name, value in {
-        "waveform": WAVEFORMS["sine"],
-        "attack_ms": 0.0,
-        "decay_ms": 0.0,
-        "sustain": 1.0,
-        "release_ms": 3.0,
-        "gain_db": -6.0,
-        "velocity_sensitivity": 0.0,
-    }.items():
-        s.param(name).set(float(value))
-    return s
 
 
 def xrun_lines(server: dict) -> int:
@@ -109,18 +93,6 @@ def run_sender(tmp: Path, port: str, schedule: list, env: dict) -> subprocess.Po
     )
     proc.sent_file = sent  # type: ignore[attr-defined]
     return proc
-
-
-def onsets(x: np.ndarray, threshold: float = 0.02, quiet: int = 480) -> list[int]:
-    """Sample indices where the signal first exceeds ``threshold`` after ``quiet`` samples below it."""
-    loud = np.abs(x) > threshold
-    idx = np.flatnonzero(loud)
-    if len(idx) == 0:
-        return []
-    starts = [int(idx[0])]
-    gaps = np.diff(idx)
-    starts += [int(i) for i in idx[1:][gaps > quiet]]
-    return starts
 
 
 def peak_hz(x: np.ndarray, sr: int) -> float:
