@@ -94,6 +94,14 @@ def build_live(spec: LiveSpec) -> Any:
                 break
         else:
             raise AudioDeviceError(f"no track {spec.send_track!r} to send to MIDI out")
+    # tracks of the song played by external gear: open the port each names (one output per port)
+    gear: dict[str, Any] = {}
+    for t in session.tracks:
+        inst = t.instrument
+        if isinstance(inst, MidiSend) and inst.output is None and inst.port_name:
+            if inst.port_name not in gear:
+                gear[inst.port_name] = MidiOutput(inst.port_name, spec.midi_api, spec.client_name)
+            inst.output = gear[inst.port_name]
     live = LiveMidi(dev.sample_rate)
     built = session.build(dev.sample_rate, dev.blocksize, live=live, live_tracks={arm: None} if arm else None)
     live.set_inputs([MidiInput(p, spec.midi_api, spec.client_name) for p in spec.midi_in])

@@ -35,16 +35,21 @@ PPQN = 24
 class MidiSend(Processor):
     """A track instrument that sends the track's MIDI to an output port instead of making sound.
 
-    ``channel`` (0..15) rewrites every message to that channel; None keeps the track's channels."""
+    ``channel`` (0..15) rewrites every message to that channel; None keeps the track's channels.
+    ``port_name`` names the port to open when the track plays live (a song file's ``midi_out`` track);
+    ``output``, when given, is an open port."""
 
     event_inputs = (EventPort("midi"),)
     audio_outputs = (AudioPort("out", 2),)
 
-    def __init__(self, output: MidiOutput | None = None, channel: int | None = None) -> None:
+    def __init__(
+        self, output: MidiOutput | None = None, channel: int | None = None, port_name: str | None = None
+    ) -> None:
         super().__init__()
         if channel is not None and not 0 <= channel <= 15:
             raise ValueError(f"MIDI out channel must be 0..15 (MIDI channels 1..16), got {channel}")
         self.output = output
+        self.port_name = port_name
         self.channel = -1 if channel is None else channel
         self.pending = EventBuffer(4096)
         self._held = np.zeros((16, 128), dtype=np.bool_)

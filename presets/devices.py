@@ -44,6 +44,22 @@ def _drums(options: Mapping[str, Any]) -> Processor:
     return DrumMachine(max_voices=voices)
 
 
+def _midi_out(options: Mapping[str, Any]) -> Processor:
+    """A track played by external gear: its notes go to a MIDI output port when the song plays live (and
+    the track is silent in renders)."""
+    from engine.midi_out import MidiSend
+
+    port = options.get("port")
+    if port is not None and (not isinstance(port, str) or not port.strip()):
+        raise ValueError(f"a midi_out port is named by text (a part of the port's name), got {port!r:.40}")
+    channel = options.get("channel")
+    if channel is not None and (
+        not isinstance(channel, int) or isinstance(channel, bool) or not 1 <= channel <= 16
+    ):
+        raise ValueError(f"a midi_out channel must be an integer in 1..16, got {channel!r:.40}")
+    return MidiSend(None, None if channel is None else channel - 1, port_name=port)
+
+
 SAMPLER_OPTIONS = ("path", "program", "bank", "max_voices", "interpolation")
 
 
@@ -153,6 +169,7 @@ INSTRUMENTS: dict[str, tuple[Callable[[Mapping[str, Any]], Processor], tuple[str
     "synth": (_synth, ("max_voices", "preset")),
     "drums": (_drums, ("max_voices",)),
     "sampler": (_sampler, SAMPLER_OPTIONS),
+    "midi_out": (_midi_out, ("port", "channel")),
 }
 EFFECTS: dict[str, tuple[Callable[[Mapping[str, Any]], Processor], tuple[str, ...]]] = {
     "gain": (_gain, ()),

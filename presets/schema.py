@@ -48,6 +48,10 @@ def _device(type_name: str, factory: Any, options: tuple[str, ...]) -> dict[str,
     for option in options:
         if option == "max_voices":
             props[option] = _int(1, 256)
+        elif option == "channel":
+            props[option] = _int(1, 16)
+        elif option == "port":
+            props[option] = {"type": "string", "minLength": 1}
         elif option == "preset":
             from instruments.synth_presets import synth_preset_names
 

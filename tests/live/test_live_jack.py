@@ -388,3 +388,35 @@ def test_posted_notes_and_panic_from_a_busy_control_thread(jack_server, live_syn
         t.join()
     le.wait_blocks(40)
     assert float(le.read_peaks().max()) < 1e-3 or le.wait_blocks(40)
+
+
+def test_a_song_track_played_by_gear_sends_its_notes_to_its_port(jack_server, tmp_path):
+    song = tmp_path / "gear.yaml"
+    song.write_text(
+        "schema_version: 2\n"
+        "tempo_map: [{beat: 0, bpm: 120}]\n"
+        "tracks:\n"
+        "- name: gear\n"
+        "  instrument: {type: midi_out, port: 'virtual:gear', channel: 10}\n"
+        "  clips:\n"
+        "  - start_beats: 0\n"
+        "    notes: [[36, 0, 0.5, 100], [38, 1, 0.5, 90], [42, 2, 0.5, 80]]\n"
+    )
+    client = f"strum-g{os.getpid()}"
+    ep = EngineProcess(LiveSpec(song=str(song), device="jack", client_name=client))
+    ep.start()
+    try:
+        cap, out = start_capture(tmp_path, 3.0, midi_from=f"{client}:gear")
+        ep.send("play")
+        rec = finish_capture(cap, out)
+    finally:
+        bye = ep.close()
+    assert bye is not None
+    msgs = [tuple(int(x) for x in b) for b in rec["event_bytes"]]
+    ons = [m for m in msgs if m[0] == 0x99]  # note-ons on channel 10
+    assert [m[1] for m in ons] == [36, 38, 42]
+    assert [m[2] for m in ons] == [100, 90, 80]
+    assert sum(1 for m in msgs if m[0] == 0x89) == 3, "each with its note-off"
+    frames = [f for f, b in zip(rec["event_frames"], rec["event_bytes"], strict=True) if b[0] == 0x99]
+    beats = (np.array(frames) - frames[0]) / jack_server["rate"] * 2  # 120 bpm: 2 beats a second
+    assert np.allclose(beats, [0, 1, 2], atol=2 * jack_server["period"] / jack_server["rate"] * 2)
