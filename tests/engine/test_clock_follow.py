@@ -1,0 +1,99 @@
+"""Following an external MIDI clock, from pulses delivered the way JACK delivers them: each one late by up to
+a period (128 frames at 48 kHz), plus a little scheduling noise."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from engine.clock_follow import CLOCK, CONTINUE, SONG_POSITION, START, STOP, ClockFollower
+
+PERIOD_S = 128 / 48000
+
+
+def delivered(times: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each sent time moved to the next period boundary (JACK MIDI from a sender outside the graph), plus
+    up to 0.1 ms of wake-up noise."""
+    return np.ceil(times / PERIOD_S) * PERIOD_S + rng.uniform(0, 1e-4, len(times))
+
+
+def pulses(bpm: float, start: float, count: int) -> np.ndarray:
+    return start + np.arange(count) * 60.0 / (bpm * 24)
+
+
+def test_the_tempo_is_within_a_tenth_of_a_bpm_after_two_bars_and_the_beat_does_not_drift():
+    rng = np.random.default_rng(5)
+    bpm = 97.0
+    sent = pulses(bpm, 1.0, int(61 * bpm / 60 * 24))  # about 61 s of clock
+    got = delivered(sent, rng)
+    f = ClockFollower()
+    f.feed([START], 0.999)
+    worst = 0.0
+    for k, t in enumerate(got):
+        f.feed([CLOCK], float(t))
+        if k == 2 * 4 * 24 - 1:  # two bars of 4/4
+            tempo = f.tempo_bpm()
+            assert tempo is not None and abs(tempo - bpm) < 0.1, tempo
+        if k >= 2 * 4 * 24:
+            # between pulses, the beat the follower reads equals the sender's (pulse k is beat k/24)
+            mid = sent[k] + 0.5 * 60.0 / (bpm * 24)
+            beat = f.beat_at(float(mid) + PERIOD_S / 2)  # the delivery's mean lateness, a constant
+            assert beat is not None
+            err_s = abs(beat - (k + 0.5) / 24) * 60.0 / bpm
+            worst = max(worst, err_s)
+    assert worst < 0.001, f"the beat strayed {worst * 1000:.3f} ms from the sender's over 60 s"
+    assert abs(f.tempo_bpm() - bpm) < 0.1  # and still within a tenth of a bpm at the end
+    assert f.restarts == 0
+
+
+def test_a_tempo_change_is_followed_within_a_few_pulses():
+    rng = np.random.default_rng(6)
+    first = pulses(120.0, 0.0, 96)
+    second = pulses(90.0, first[-1] + 60 / (90 * 24), 96)
+    f = ClockFollower()
+    for t in delivered(np.concatenate([first, second]), rng)[: 96 + 12]:
+        f.feed([CLOCK], float(t))
+    tempo = f.tempo_bpm()
+    assert tempo is not None and abs(tempo - 90.0) < 1.0
+    assert f.restarts >= 1
+
+
+def test_start_stop_continue_and_song_position():
+    f = ClockFollower()
+    assert f.tempo_bpm() is None and f.beat_at(0.0) == 0.0
+    step = 60.0 / (120 * 24)
+    t = 0.0
+    for _ in range(24):  # a clock ticking while stopped: the tempo is known, the song does not move
+        f.feed([CLOCK], t)
+        t += step
+    assert f.tempo_bpm() == pytest.approx(120.0)
+    assert f.beat_at(t) == 0.0
+    assert f.feed([START], t - step / 2) == "start"
+    for _ in range(48):
+        f.feed([CLOCK], t)
+        t += step
+    assert f.beat_at(t - step) == pytest.approx(47 / 24)  # the last pulse: 47 pulses after the downbeat
+    assert f.feed([STOP], t) == "stop"
+    assert f.beat_at(t + 5.0) == pytest.approx(2.0), "stopped: the song stands at the next pulse"
+    assert f.feed([SONG_POSITION, 33 & 0x7F, 33 >> 7], t) == "position"  # 33 sixteenths = beat 8.25
+    assert f.beat_at(t) == pytest.approx(8.25)
+    assert f.feed([CONTINUE], t) == "continue"
+    f.feed([CLOCK], t)
+    assert f.beat_at(t) == pytest.approx(8.25)
+    assert f.beat_at(t + step * 12) == pytest.approx(8.25 + 0.5)
+    big = 16383  # the pointer's largest value: 14 bits of sixteenths
+    f.feed([STOP], t)
+    f.feed([SONG_POSITION, big & 0x7F, big >> 7], t)
+    assert f.beat_at(t) == pytest.approx(big / 4)
+
+
+def test_other_messages_are_ignored_and_the_window_is_checked():
+    f = ClockFollower()
+    assert f.feed([0x90, 60, 100], 0.0) is None
+    assert f.feed([], 0.0) is None
+    assert f.feed([SONG_POSITION, 1], 0.0) is None  # too short: not a pointer
+    with pytest.raises(ValueError, match="at least 4 pulses"):
+        ClockFollower(window=3)
+    assert math.isclose(f.beat_at(1.0) or 0.0, 0.0)
