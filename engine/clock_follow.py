@@ -21,14 +21,9 @@ import math
 
 import numpy as np
 
-__all__ = ["CLOCK", "CONTINUE", "SONG_POSITION", "START", "STOP", "ClockFollower"]
+from engine.midi_out import CLOCK, CONTINUE, PPQN, SONG_POSITION, START, STOP
 
-CLOCK = 0xF8
-START = 0xFA
-CONTINUE = 0xFB
-STOP = 0xFC
-SONG_POSITION = 0xF2
-PPQN = 24
+__all__ = ["CLOCK", "CONTINUE", "SONG_POSITION", "START", "STOP", "ClockFollower"]
 
 
 class ClockFollower:
