@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bridge.cli.render import add_render_options
+
 __all__ = ["FADE_SECONDS", "FadeSink", "add_arguments", "add_request_arguments", "read_request", "run"]
 
 FADE_SECONDS = 0.05  # the fade onto the last sample of a --duration render
@@ -51,16 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--song", metavar="SONG.yaml", help="also write the song file")
     p.add_argument("--midi", metavar="SONG.mid", help="also write a Standard MIDI File")
     p.add_argument("--plot", metavar="PNG", help="also draw the rendered audio into a PNG")
-    p.add_argument("--sample-rate", type=int, default=48000, help="sample rate in Hz (default 48000)")
-    p.add_argument(
-        "--block-size", type=int, default=8192, help="samples per block (default 8192; the sound is the same)"
-    )
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=0,
-        help="threads that render instruments side by side (default 0: one per core, up to 4)",
-    )
+    add_render_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.epilog = (
         "Example: strum generate --genre jazz --key Eb --tempo 70 --bars 16 -o jazz.wav --midi jazz.mid"

@@ -22,16 +22,7 @@ MIDI_SUFFIXES = (".mid", ".midi", ".smf")
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("song", metavar="SONG", help="a song file (.yaml) or a Standard MIDI File (.mid)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.wav", help="the WAV file to write")
-    p.add_argument("--sample-rate", type=int, default=48000, help="sample rate in Hz (default 48000)")
-    p.add_argument(
-        "--block-size", type=int, default=8192, help="samples per block (default 8192; the sound is the same)"
-    )
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=0,
-        help="threads that render instruments side by side (default 0: one per core, up to 4)",
-    )
+    add_render_options(p)
     p.add_argument(
         "--bit-depth",
         choices=("16", "24", "32f"),
@@ -126,6 +117,20 @@ def parse_size(text: str, what: str = "--plot-size") -> tuple[int, int]:
     if not sep or not w.strip().isdigit() or not h.strip().isdigit():
         raise CliError(f"{what} must be WIDTHxHEIGHT in pixels (like 1600x900), got {text!r}", 2)
     return int(w), int(h)
+
+
+def add_render_options(p: argparse.ArgumentParser) -> None:
+    """The options of an offline render that ``render`` and ``generate`` share: rate, block, threads."""
+    p.add_argument("--sample-rate", type=int, default=48000, help="sample rate in Hz (default 48000)")
+    p.add_argument(
+        "--block-size", type=int, default=8192, help="samples per block (default 8192; the sound is the same)"
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="threads that render instruments side by side (default 0: one per core, up to 4)",
+    )
 
 
 def render_threads(requested: int, block_size: int) -> int:
