@@ -164,19 +164,22 @@ def _flood(port: str, rate: float, seconds: float, tmp: Path) -> subprocess.Pope
     )
 
 
-def _stats(le: Any, t_start: float, t_stop: float) -> dict[str, Any]:
-    st = le.stats()
+def _stats(st: dict[str, Any], t_start: float, t_stop: float) -> dict[str, Any]:
+    """The result fields from a LiveEngine's statistics (``LiveStats`` as a dict: in this process, or as
+    an engine process reports them when it ends)."""
+    if not st:
+        return {"error": "the engine reported no statistics", "stream_start_mono": t_start}
     return {
-        "callbacks": st.callbacks,
-        "expected_callbacks": round((t_stop - t_start) / le.period_s),
-        "underflows": st.xruns,
-        "late": st.late_callbacks,
-        "dur_us_p50": st.duration_p50_us,
-        "dur_us_p99": st.duration_p99_us,
-        "dur_us_max": st.duration_max_us,
-        "period_us": st.period_us,
-        "midi_received": st.midi_received,
-        "errors": st.errors,
+        "callbacks": st["callbacks"],
+        "expected_callbacks": round((t_stop - t_start) * 1e6 / st["period_us"]),
+        "underflows": st["xruns"],
+        "late": st["late_callbacks"],
+        "dur_us_p50": st["duration_p50_us"],
+        "dur_us_p99": st["duration_p99_us"],
+        "dur_us_max": st["duration_max_us"],
+        "period_us": st["period_us"],
+        "midi_received": st["midi_received"],
+        "errors": st["errors"],
         "stream_start_mono": t_start,
         "stream_stop_mono": t_stop,
     }
@@ -229,7 +232,7 @@ def run_engine(args: argparse.Namespace) -> dict[str, Any]:
         t_start = time.monotonic()
         time.sleep(args.seconds)
         t_stop = time.monotonic()
-        result.update(_stats(le, t_start, t_stop))
+        result.update(_stats(le.stats().__dict__, t_start, t_stop))
         result["voices"] = args.voices
         result["ns_per_voice_sample"] = result["dur_us_p50"] * 1000 / (args.voices * dev.blocksize)
         le.stop()
@@ -258,21 +261,7 @@ def run_engine(args: argparse.Namespace) -> dict[str, Any]:
                 time.sleep(args.seconds)
                 t_stop = time.monotonic()
             bye = ep.close() or {}
-            st = bye.get("stats", {})
-            result.update(
-                {
-                    "callbacks": st.get("callbacks"),
-                    "expected_callbacks": round((t_stop - t_start) * 48000 / 128),
-                    "underflows": st.get("xruns"),
-                    "late": st.get("late_callbacks"),
-                    "dur_us_p50": st.get("duration_p50_us"),
-                    "dur_us_p99": st.get("duration_p99_us"),
-                    "dur_us_max": st.get("duration_max_us"),
-                    "midi_received": st.get("midi_received"),
-                    "stream_start_mono": t_start,
-                    "stream_stop_mono": t_stop,
-                }
-            )
+            result.update(_stats(bye.get("stats", {}), t_start, t_stop))
         else:
             from presets.song import load_song
 
@@ -296,7 +285,7 @@ def run_engine(args: argparse.Namespace) -> dict[str, Any]:
                 t_start = time.monotonic()
                 time.sleep(args.seconds)
                 t_stop = time.monotonic()
-            result.update(_stats(le, t_start, t_stop))
+            result.update(_stats(le.stats().__dict__, t_start, t_stop))
             le.stop()
         if flood is not None:
             flood.wait(30)
