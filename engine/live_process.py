@@ -28,7 +28,7 @@ __all__ = ["EngineProcess", "LiveSpec", "apply_transport", "build_live"]
 
 # the status array: one float64 each
 (POSITION, PLAYING, CALLBACKS, XRUNS, PEAK_L, PEAK_R, P50_US, PERIOD_US) = range(8)
-(MIDI_IN, ERRORS, RATE, BPM, END, BEAT) = range(8, 14)
+(MIDI_IN, ERRORS, RATE, BPM, END, BEAT, BAR, BAR_BEAT) = range(8, 16)
 STATUS_SIZE = 16
 
 
@@ -170,6 +170,10 @@ def _child(spec: LiveSpec, conn: Any, status: Any) -> None:
                     tr.locate(int(cmd[1]))
                 elif kind == "locate_bar":
                     tr.locate_bar(max(0, int(cmd[1])))
+                elif kind == "loop_bars":  # (first bar from 0, bars, enabled)
+                    first = max(0, int(cmd[1]))
+                    tm = tr.tempo_map
+                    tr.set_loop(tm.bar_to_beat(first), tm.bar_to_beat(first + int(cmd[2])), bool(cmd[3]))
                 elif kind == "loop":
                     tr.set_loop(cmd[1], cmd[2], bool(cmd[3]))
                 elif kind == "loop_enable":
@@ -195,7 +199,13 @@ def _child(spec: LiveSpec, conn: Any, status: Any) -> None:
         status[MIDI_IN] = le.live.received
         status[ERRORS] = le.errors
         status[BPM] = eng.ctx.tempo_bpm
-        status[BEAT] = tr.position_beats()
+        beat = tr.position_beats()
+        status[BEAT] = beat
+        # bars as the song's time signatures count them; a position rounded to a sample may sit up to half
+        # a sample before its beat, so the bar line is read a hair later
+        bar, inside = tr.tempo_map.beat_to_bar(beat + 1e-4)
+        status[BAR] = bar
+        status[BAR_BEAT] = max(0.0, inside - 1e-4)
         now = time.monotonic()
         if now - last_peaks > 0.05:
             p = le.read_peaks()

@@ -78,20 +78,30 @@ def _bar(peak: float, width: int = 12) -> str:
     return "#" * filled + "-" * (width - filled) + (f" {db:6.1f}" if db > -120 else "   -inf")
 
 
-def _format_beat(beat: float, beats_per_bar: int = 4) -> str:
-    beat += 1e-4  # a position rounded to a sample sits up to half a sample before its beat
-    bar = int(beat // beats_per_bar)
-    inside = beat - bar * beats_per_bar
+def _format_position(bar: int, inside: float) -> str:
+    """bar.beat.thousandths, counted from 1, from a bar index and the quarter notes into the bar."""
     return f"{bar + 1:3d}.{int(inside) + 1}.{int((inside % 1) * 1000):03d}"
 
 
 def status_line(ep: Any) -> str:
-    from engine.live_process import BEAT, BPM, CALLBACKS, MIDI_IN, P50_US, PEAK_L, PEAK_R, PERIOD_US, XRUNS
+    from engine.live_process import (
+        BAR,
+        BAR_BEAT,
+        BPM,
+        CALLBACKS,
+        MIDI_IN,
+        P50_US,
+        PEAK_L,
+        PEAK_R,
+        PERIOD_US,
+        XRUNS,
+    )
 
     state = ">" if ep.playing else "#"
     period = ep.value(PERIOD_US) or 1.0
+    where = _format_position(int(ep.value(BAR)), ep.value(BAR_BEAT))
     return (
-        f"{state} {_format_beat(ep.value(BEAT))}  {ep.value(BPM):6.1f} bpm  L {_bar(ep.value(PEAK_L))}"
+        f"{state} {where}  {ep.value(BPM):6.1f} bpm  L {_bar(ep.value(PEAK_L))}"
         f"  R {_bar(ep.value(PEAK_R))}  dsp {100 * ep.value(P50_US) / period:4.1f}%"
         f"  xruns {int(ep.value(XRUNS))}  midi {int(ep.value(MIDI_IN))}  blocks {int(ep.value(CALLBACKS))}"
     )
@@ -137,7 +147,7 @@ def _wait_restart(ep: Any, tries: int = 15) -> bool:
 def run_console(ep: Any, seconds: float | None, until_end: bool, title: str) -> int:
     """Drive an engine process from the terminal (or for ``seconds``); returns the exit status."""
     from engine.live import AudioDeviceError
-    from engine.live_process import BEAT, END, RATE
+    from engine.live_process import BAR, END, RATE
 
     try:
         ep.start()
@@ -181,7 +191,7 @@ def run_console(ep: Any, seconds: float | None, until_end: bool, title: str) -> 
                     except AudioDeviceError as exc:
                         print(f"\n{title}: {exc}", file=sys.stderr)
                 elif ep.fault is None and key is not None:
-                    bar = int((ep.value(BEAT) + 1e-4) // 4)
+                    bar = int(ep.value(BAR))
                     if key == " ":
                         ep.send("toggle")
                     elif key == "left":
@@ -193,7 +203,7 @@ def run_console(ep: Any, seconds: float | None, until_end: bool, title: str) -> 
                     elif key == "l":
                         loop_on = not loop_on
                         if loop_on:
-                            ep.send("loop", bar * 4.0, (bar + LOOP_BARS) * 4.0, True)
+                            ep.send("loop_bars", bar, LOOP_BARS, True)
                         else:
                             ep.send("loop_enable", False)
             except AudioDeviceError:

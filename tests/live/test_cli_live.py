@@ -143,3 +143,16 @@ def test_play_keys_in_a_terminal(jack_server):
         _, status = os.waitpid(pid, 0)
         os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_play_counts_bars_by_the_songs_time_signature(jack_server, tmp_path):
+    import yaml
+
+    doc = yaml.safe_load(SONG.read_text())
+    doc["time_signatures"] = [{"bar": 0, "numerator": 3, "denominator": 4}]
+    waltz = tmp_path / "waltz.yaml"
+    waltz.write_text(yaml.safe_dump(doc, sort_keys=False))
+    r = strum("play", str(waltz), "--seconds", "1.5", "--start-bar", "3")
+    assert r.returncode == 0, r.stderr
+    first = next(ln for ln in r.stdout.splitlines() if ln.startswith(">"))
+    assert first.split()[1].startswith("3.1."), first  # bar 3 of 3/4 starts at beat 6, not in bar 2 of 4/4
