@@ -306,10 +306,6 @@ class MidiInput:
             g.midi.delete()
         self._graveyard = [old] if old is not None else []
 
-    def available_ports(self) -> list[str]:
-        h = self._h
-        return list(h.midi.get_ports()) if h is not None else []
-
     def close(self) -> None:
         """Control side, with the audio side stopped."""
         for g in [*self._graveyard, self._h]:
@@ -366,10 +362,6 @@ class MidiOutput:
         self._midi = midi
         return self.connected_to is not None
 
-    def available_ports(self) -> list[str]:
-        midi = self._midi
-        return list(midi.get_ports()) if midi is not None else []
-
     def send(self, message: list[int]) -> None:
         midi = self._midi
         if midi is not None and self.connected_to is not None:
@@ -389,7 +381,8 @@ class MidiOutput:
 
 class PortWatcher:
     """A control-side thread that reopens named ports when they come back (a controller unplugged and
-    plugged in again, a program restarted). It sleeps between looks and takes the GIL only briefly."""
+    plugged in again, a program restarted). It sleeps between looks and takes the GIL only briefly. It
+    lists ports through handles of its own, never through the ones the audio side is reading."""
 
     def __init__(
         self,
@@ -402,11 +395,22 @@ class PortWatcher:
         self.on_change = on_change
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._listers: dict[tuple[int, bool], Any] = {}
         self.reconnects = 0
+
+    def _ports_like(self, p: MidiInput | MidiOutput) -> list[str]:
+        """The ports ``p`` could connect to now (sources for an input, destinations for an output)."""
+        key = (p.api, isinstance(p, MidiInput))
+        lister = self._listers.get(key)
+        if lister is None:
+            rtmidi = _rtmidi()
+            kind = rtmidi.MidiIn if key[1] else rtmidi.MidiOut
+            lister = self._listers[key] = kind(rtapi=p.api, name=f"{p.client_name}-watch")
+        return list(lister.get_ports())
 
     def check(self) -> None:
         for p in self.ports:
-            names = p.available_ports()
+            names = self._ports_like(p)
             idx = _find(names, p.pattern)
             present = names[idx] if idx is not None else None
             if present is None and p.connected_to is not None:
@@ -437,3 +441,6 @@ class PortWatcher:
         if self._thread is not None:
             self._thread.join(timeout=2)
             self._thread = None
+        for lister in self._listers.values():
+            lister.delete()
+        self._listers = {}
