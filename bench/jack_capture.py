@@ -35,6 +35,10 @@ def main() -> int:
     midi_in = client.midi_inports.register("midi") if (a.midi_of or a.midi_from) else None
     events: list[tuple[int, bytes]] = []
     state = {"start": -1, "cycles": 0, "last": 0}
+    # the first frame of every cycle recorded: a cycle this client missed is a hole in the recording (left
+    # silent in ``audio``), which the analysis must not take for the recorded program's silence
+    block = client.blocksize
+    cycle_frames = np.zeros(n // max(1, block) + 16, dtype=np.int64)
     done = threading.Event()
 
     @client.set_process_callback
@@ -51,7 +55,10 @@ def main() -> int:
         if midi_in is not None:
             for offset, data in midi_in.incoming_midi_events():
                 events.append((t + offset, bytes(data)))
-        state["cycles"] += 1
+        c = state["cycles"]
+        if c < len(cycle_frames):
+            cycle_frames[c] = at
+        state["cycles"] = c + 1
         state["last"] = at + frames
 
     client.activate()
@@ -80,6 +87,8 @@ def main() -> int:
         audio=audio[:, :last],
         start=state["start"],
         rate=sr,
+        cycle_frames=cycle_frames[: min(state["cycles"], len(cycle_frames))],
+        block=block,
         event_frames=np.array([e[0] for e in events], dtype=np.int64),
         event_bytes=np.array(
             [list(e[1][:3]) + [0] * (3 - len(e[1][:3])) for e in events], dtype=np.int64

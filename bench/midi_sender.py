@@ -4,8 +4,9 @@
 
 PORT is a port to connect to (a substring of its name) or ``virtual:NAME`` to make one.
 SCHEDULE.json is a list of [seconds_from_start, status, data1, data2]; OUT.json gets the
-``time.monotonic`` moment each message was sent (``monotonic``) and the JACK frame due at that
-moment (``jack_frames``).
+``time.monotonic`` moment each message was sent (``monotonic``), and the JACK frame due just
+before and just after the send (``jack_frames``, ``jack_frames_after``: a process the machine set aside
+there shows as a wide bracket).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def main() -> int:
     clock = _jack_clock()
     sent: list[float] = []
     sent_frames: list[int] = []
+    sent_frames_after: list[int] = []
     with port:
         time.sleep(settle)  # let the listeners connect
         t0 = time.monotonic() + 0.1
@@ -56,13 +58,15 @@ def main() -> int:
                 if left <= 0:
                     break
                 time.sleep(min(left, 0.0005) if left < 0.002 else left - 0.0015)
+            before = clock.frame_time if clock is not None else 0
             port.send(mido.Message.from_bytes([status, d1, d2]))
             sent.append(time.monotonic())
             if clock is not None:
-                sent_frames.append(clock.frame_time)
+                sent_frames.append(before)
+                sent_frames_after.append(clock.frame_time)
         time.sleep(0.3)
     with open(out_file, "w") as fh:
-        json.dump({"monotonic": sent, "jack_frames": sent_frames}, fh)
+        json.dump({"monotonic": sent, "jack_frames": sent_frames, "jack_frames_after": sent_frames_after}, fh)
     return 0
 
 

@@ -132,7 +132,9 @@ def _play_notes_and_check(jack_server, le, port: str, tmp_path: Path) -> None:
     sender = run_sender(tmp_path, port, schedule, jack_server["env"])
     assert sender.wait(timeout=60) == 0, sender.stderr.read() if sender.stderr else ""
     rec = finish_capture(cap, out)
-    sent = np.array(json.loads(sender.sent_file.read_text())["jack_frames"])[::2]  # the note-ons
+    sent_doc = json.loads(sender.sent_file.read_text())
+    sent = np.array(sent_doc["jack_frames"])[::2]  # the note-ons: the frame due just before each send ...
+    bracket = np.array(sent_doc["jack_frames_after"])[::2] - sent  # ... and how long the send took
     sr = int(rec["rate"])
     period = jack_server["period"]
     ons = [f for f, b in zip(rec["event_frames"], rec["event_bytes"], strict=True) if b[0] & 0xF0 == 0x90]
@@ -154,7 +156,7 @@ def _play_notes_and_check(jack_server, le, port: str, tmp_path: Path) -> None:
     # sender notes the frame due as it sends (JACK's frame_time), the clock the onsets are counted in: its
     # wall clock would drift from a dummy driver that a loaded machine makes lose time
     drift = (found - found[0]) - (sent - sent[0])
-    assert np.max(np.abs(drift)) <= period + 5, drift
+    assert np.all(np.abs(drift) <= period + 5 + bracket + bracket[0]), (drift, bracket)
     assert le.stats().midi_late == late_before
     assert le.drain_errors() == []
 
@@ -214,18 +216,25 @@ def test_a_hundred_plan_swaps_while_playing_leave_the_sound_continuous(jack_serv
     finally:
         le.stop()
     x = rec["audio"][0]
+    # the cycles the recorder caught: one it missed (this machine paused it) is a hole, not the engine's
+    recorded = np.zeros(len(x), dtype=bool)
+    for first in rec["cycle_frames"]:
+        recorded[first : first + int(rec["block"])] = True
     start = int(np.flatnonzero(np.abs(x) > 0.1)[0]) + 10
     x = x[start : start + int(3.5 * dev.sample_rate)]
+    recorded = recorded[start : start + len(x)]
+    assert recorded.mean() > 0.95, "the recording holds the run"
     amp = float(np.max(np.abs(x)))
     assert amp == pytest.approx(10 ** (-6 / 20), rel=0.05)
     own = amp * 2 * np.pi * 220 / dev.sample_rate  # the sine's largest step from sample to sample
     steps = np.abs(np.diff(x))
+    steps[~(recorded[:-1] & recorded[1:])] = 0.0  # no step across a hole's edges
     bad = np.flatnonzero(steps > 1.05 * own)
     sites = 0 if len(bad) == 0 else 1 + int(np.count_nonzero(np.diff(bad) > 256))
     # the host pauses this virtual machine now and then; a period JACK reports late (an xrun) may carry a
     # stale buffer. Every discontinuity must be one of those, never a plan swap: with no xrun, none at all
     assert sites <= xruns_after - xruns_before, f"{sites} discontinuities, {xruns_after - xruns_before} xruns"
-    silent = np.concatenate([[0], (np.abs(x) < 1e-6).astype(np.int8), [0]])
+    silent = np.concatenate([[0], ((np.abs(x) < 1e-6) & recorded).astype(np.int8), [0]])
     edges = np.diff(silent)
     runs = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)  # lengths of silent stretches
     assert runs.max(initial=0) < 3, "no gaps (a zero crossing may land on a sample, no more)"
