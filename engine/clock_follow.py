@@ -143,3 +143,10 @@ class ClockFollower:
             return None
         pulses_since = (t - self._icept) / self._slope - self._anchor_count
         return (self._anchor_pos + max(0.0, pulses_since)) / PPQN
+
+    def line(self) -> tuple[bool, float, float, float, float] | None:
+        """The fit as numbers (running, seconds per pulse, time of pulse 0 of the running count, the count
+        and the song position in pulses that anchor the position), or None before a tempo is known."""
+        if not self.locked:
+            return None
+        return (self.running, self._slope, self._icept, float(self._anchor_count), float(self._anchor_pos))

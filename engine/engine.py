@@ -8,9 +8,12 @@ returns the output view; a live device calls it from its callback, the offline r
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from engine.graph import Graph
+from engine.params import Parameter
 from engine.plan import RenderPlan, compile_plan
 from engine.processor import BlockContext
 from engine.queues import SPSCQueue
@@ -19,6 +22,7 @@ from engine.transport import Transport
 
 __all__ = ["Engine"]
 
+SCHEDULE_CAPACITY = 1024
 SAMPLE_RATES = (22050, 32000, 44100, 48000, 88200, 96000, 176400, 192000)
 
 
@@ -52,6 +56,12 @@ class Engine:
         self.raise_errors = True  # offline: raise; a live device sets False and reads `errors`
         self._silence = np.zeros((2, self.max_block_size), dtype=np.float32)
         self.plan_swaps = 0
+        # frames run since the engine was made: the clock that scheduled changes are placed on
+        self.frame_clock = 0
+        self._scheduled: SPSCQueue[tuple[int, Parameter, float]] = SPSCQueue(SCHEDULE_CAPACITY)
+        self._schedule_lock = threading.Lock()  # between producers only; the audio side never takes it
+        self._waiting: list[tuple[int, Parameter, float]] = []
+        self.schedule_refused = 0  # changes whose value the parameter refused when they came due
 
     # -- control side -----------------------------------------------------------------------------------
     def commit(self) -> RenderPlan:
@@ -80,6 +90,14 @@ class Engine:
 
     _latest: RenderPlan | None = None
     _compiled_latencies: tuple[int, ...] = ()
+
+    def schedule(self, frame: int, param: Parameter, value: float) -> bool:
+        """Change ``param`` to ``value`` at engine frame ``frame`` (see :attr:`frame_clock`), to the sample;
+        a frame already past applies at the next block's first sample. False if the queue is full. The
+        value is checked now (ValueError), and again by the parameter when it comes due."""
+        param.validate(value)
+        with self._schedule_lock:
+            return self._scheduled.try_push((int(frame), param, float(value)))
 
     @property
     def plan(self) -> RenderPlan | None:
@@ -124,6 +142,9 @@ class Engine:
                 self._retired.try_push(old)
         plan = self._plan
         ctx = self.ctx
+        if self._waiting or len(self._scheduled):
+            self._apply_scheduled(frames)
+        self.frame_clock += frames
         self.transport.begin_block(ctx, frames)
         if plan is None:
             return self._silence[:, :frames]
@@ -136,3 +157,25 @@ class Engine:
             out = self._silence[:, :frames]
         ctx.block_index += 1
         return out
+
+    def _apply_scheduled(self, frames: int) -> None:
+        waiting = self._waiting
+        while True:
+            item = self._scheduled.try_pop()
+            if item is None:
+                break
+            k = len(waiting)
+            while k > 0 and waiting[k - 1][0] > item[0]:
+                k -= 1
+            waiting.insert(k, item)
+        start = self.frame_clock
+        end = start + frames
+        k = 0
+        while k < len(waiting) and waiting[k][0] < end:
+            frame, param, value = waiting[k]
+            if param.change_pending:
+                k += 1  # one change per parameter per block: the next waits for the next block
+                continue
+            if not param.set_at(value, frame - start):
+                self.schedule_refused += 1
+            del waiting[k]

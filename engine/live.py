@@ -256,6 +256,8 @@ class LiveEngine:
                 f" ({engine.max_block_size})"
             )
         self.engine = engine
+        self.session: Any = None  # the session it was built from, when it was
+        self.armed: dict[str, int | None] = {}  # tracks live MIDI plays -> channel (None: every channel)
         self.device = device
         self.sample_rate = float(device.sample_rate)
         self.period_s = device.blocksize / self.sample_rate
@@ -283,6 +285,7 @@ class LiveEngine:
         self.errors = 0
         self.late_callbacks = 0
         self._block_time = 0.0
+        self.anchor = (0.0, 0)  # (time.monotonic of a block's start, its engine frame), for scheduling
         self._frames_prev = 0
         self._last_callback = 0.0
 
@@ -454,6 +457,11 @@ class LiveEngine:
         if self.on_fault is not None:
             self.on_fault(self.fault)
 
+    def frame_at(self, t: float) -> int:
+        """The engine frame that plays at ``time.monotonic`` ``t`` (from the last block's start)."""
+        bt, frame = self.anchor
+        return frame + round((t - bt) * self.sample_rate)
+
     def post_note(self, note: int, velocity: int = 100, channel: int = 0) -> None:
         self.live.post((0x90 if velocity else 0x80) | channel, note, velocity or 64)
 
@@ -507,7 +515,11 @@ class LiveEngine:
         self._last_callback = now
         try:
             self.live.collect(now, bt, frames)
+            sync = self.live.clock_sync
+            if sync is not None:
+                sync.before_block(bt)
             eng = self.engine
+            self.anchor = (bt, eng.frame_clock)  # this block's first frame sounds at bt (one swap)
             block = eng.process_block(frames)
             self.live.panic_pending = False
             for s in self.sends:

@@ -15,7 +15,9 @@ their note-offs and lifts the sustain pedal.
 
 from __future__ import annotations
 
+import threading
 import time
+from typing import Any
 
 import numpy as np
 
@@ -47,12 +49,16 @@ class LiveMidi:
         self._d2 = np.zeros(capacity, dtype=np.uint8)
         self._n = 0  # messages waiting, in due order in slots 0.._n-1
         self._posted: SPSCQueue[tuple[int, int, int, float]] = SPSCQueue(1024)
+        self._post_lock = threading.Lock()
         self.panic_pending = False
+        self.clock_sync: Any = None  # an engine.clock_sync.ClockSync that takes clock messages, or None
+        self.mapper: Any = None  # an engine.mapping.MidiMapper that takes mapped controls, or None
         # audio-side statistics (read by the control side)
         self.received = 0
         self.placed = 0
         self.late = 0  # due before this block began: placed at offset 0
         self.dropped = 0
+        self.mapped = 0  # messages a MIDI mapping took (they move parameters and are not played)
         # the last few placements, for latency measurement: arrival time and the sample it sounded at
         self.trace_arrival = np.zeros(4096, dtype=np.float64)
         self.trace_placed = np.zeros(4096, dtype=np.float64)
@@ -66,7 +72,9 @@ class LiveMidi:
         """Play a message as if it arrived on a port now (or at ``at``, ``time.monotonic`` seconds)."""
         if not (0x80 <= status <= 0xEF and 0 <= data1 <= 127 and 0 <= data2 <= 127):
             raise ValueError(f"not a channel message: status {status:#x}, data {data1}, {data2}")
-        return self._posted.try_push((status, data1, data2, time.monotonic() if at is None else at))
+        item = (status, data1, data2, time.monotonic() if at is None else at)
+        with self._post_lock:  # between control threads; the audio side never takes it
+            return self._posted.try_push(item)
 
     def panic(self) -> None:
         """Note-offs for every held live note, sustain up, at the next block."""
@@ -95,8 +103,15 @@ class LiveMidi:
     def _receive(self, msg: list[int], arrival: float) -> None:
         self.received += 1
         st = msg[0]
-        if st < 0x80 or st >= 0xF0:
-            return  # system messages are not played (clock and sysex are filtered by the ports)
+        if st >= 0xF0:
+            sync = self.clock_sync
+            if sync is not None and (st >= 0xF8 or st == 0xF2):
+                d1 = msg[1] & 0x7F if len(msg) > 1 else 0
+                d2 = msg[2] & 0x7F if len(msg) > 2 else 0
+                sync.on_message(st, d1, d2, arrival)
+            return  # system messages are not played
+        if st < 0x80:
+            return
         kind = st & 0xF0
         d1 = msg[1] & 0x7F if len(msg) > 1 else 0
         d2 = msg[2] & 0x7F if len(msg) > 2 else 0
@@ -140,6 +155,11 @@ class LiveMidi:
             if off < last:
                 off = last
             last = off
+            mapper = self.mapper
+            if mapper is not None and mapper.feed(int(self._st[k]), int(self._d1[k]), int(self._d2[k]), off):
+                self.mapped += 1
+                k += 1
+                continue
             if ev.push(off, int(self._st[k]), int(self._d1[k]), int(self._d2[k])):
                 self.placed += 1
                 j = tc & 4095

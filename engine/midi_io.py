@@ -220,8 +220,11 @@ class MidiInput:
     first note could be placed up to a period late; every later read tightens the tie anyway).
     """
 
-    def __init__(self, port: str, api: str = "auto", client_name: str = "strum") -> None:
+    def __init__(
+        self, port: str, api: str = "auto", client_name: str = "strum", timing: bool = False
+    ) -> None:
         self.pattern = port
+        self.timing = timing  # pass MIDI clock, Start/Stop/Continue (for following a clock)
         self.api_name = api
         self.api = resolve_api(api)
         self.client_name = client_name
@@ -240,7 +243,7 @@ class MidiInput:
             midi = rtmidi.MidiIn(rtapi=self.api, name=self.client_name, queue_size_limit=8192)
         except Exception as exc:
             raise MidiPortError(f"cannot open the MIDI backend for input {self.pattern!r}: {exc}") from None
-        midi.ignore_types(sysex=True, timing=True, active_sense=True)
+        midi.ignore_types(sysex=True, timing=not self.timing, active_sense=True)
         return midi
 
     def open(self) -> bool:

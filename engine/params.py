@@ -122,6 +122,8 @@ class Parameter:
         self._settled_n = -1  # block length the settled value was last written for (-1: rewrite)
         self._settled_view = self._buffer
         self.is_constant = True
+        self._at_offset = -1  # a change set for a sample of the coming block (set_at), or -1
+        self._at_value = self.default
 
     # -- control side -----------------------------------------------------------------------------------
     def validate(self, value: float) -> float:
@@ -140,7 +142,12 @@ class Parameter:
     @property
     def value(self) -> float:
         """The value last set (the ramp's destination)."""
-        return self._target
+        return self._target if self._at_offset < 0 else self._at_value
+
+    @property
+    def change_pending(self) -> bool:
+        """A :meth:`set_at` change waits for the coming block."""
+        return self._at_offset >= 0
 
     @property
     def current(self) -> float:
@@ -159,12 +166,31 @@ class Parameter:
         self.automation = table
 
     # -- audio side -------------------------------------------------------------------------------------
+    def swap_automation(self, table: AutomationTable | None) -> None:
+        """Audio side: replace the lane with one already checked (the same lane at a new tempo)."""
+        self.automation = table
+
+    def set_at(self, value: float, offset: int) -> bool:
+        """Audio side, before the block is rendered: change to ``value`` (validated; False if refused)
+        from sample ``offset`` of the coming block on; the ramp of ``smoothing_ms`` starts there. One change
+        per block: a second replaces the first."""
+        try:
+            v = self.validate(value)
+        except ValueError:
+            return False
+        self._at_value = v
+        self._at_offset = offset if offset > 0 else 0
+        return True
+
     def prepare(self, sample_rate: float, max_block_size: int) -> None:
         self._buffer = np.full(max_block_size, self._current, dtype=np.float64)
         self._settled_n = -1
         self._smoothing_samples = 0 if self.stepped else max(1, round(self.smoothing_ms * 1e-3 * sample_rate))
 
     def reset(self) -> None:
+        if self._at_offset >= 0:
+            self._target = self._at_value
+            self._at_offset = -1
         self._current = self._target
         self._ramp_target = self._target
         self._remaining = 0
@@ -174,6 +200,15 @@ class Parameter:
         """Per-sample values for this block (a view of a preallocated buffer); sets ``is_constant``."""
         n = ctx.frames
         table = self.automation
+        at = self._at_offset
+        if at >= 0:
+            self._at_offset = -1
+            if at >= n or (table is not None and ctx.playing):
+                at = 0  # a lane that plays wins over set values anyway
+            if at == 0:
+                self._target = self._at_value
+            else:
+                return self._render_split(ctx, at)
         if table is None and self._remaining == 0 and self._target == self._ramp_target:
             # settled: the buffer already holds the value (the common case, kept cheap)
             if self._settled_n != n:
@@ -206,6 +241,11 @@ class Parameter:
         if table is not None:
             # stopped with a lane: the lane's value at the cursor is the target
             target = table.value_at(float(ctx.sample_pos))
+        self.is_constant = self._fill(out, 0, n, target)
+        return out[:n]
+
+    def _fill(self, out: np.ndarray, start: int, count: int, target: float) -> bool:
+        """Write ``count`` values from ``out[start]`` heading for ``target``; True if they are all one."""
         if target != self._ramp_target:
             self._ramp_target = target
             if self._smoothing_samples <= 1:
@@ -216,13 +256,25 @@ class Parameter:
                 self._step = (target - self._current) / self._smoothing_samples
         if self._remaining == 0:
             self._current = self._ramp_target
-            out[:n] = self._current
-            self.is_constant = True
-            return out[:n]
+            out[start : start + count] = self._current
+            return True
         self._current, self._remaining = fill_ramp(
-            out, 0, n, self._current, self._step, self._remaining, self._ramp_target
+            out, start, count, self._current, self._step, self._remaining, self._ramp_target
         )
-        self.is_constant = False
+        return False
+
+    def _render_split(self, ctx: BlockContext, at: int) -> np.ndarray:
+        # the old value up to sample `at`, the new one from there (no lane plays: see render)
+        self._settled_n = -1
+        n = ctx.frames
+        out = self._buffer
+        table = self.automation
+        before = self._target if table is None else table.value_at(float(ctx.sample_pos))
+        first = self._fill(out, 0, at, before)
+        self._target = self._at_value
+        after = self._target if table is None else before
+        second = self._fill(out, at, n - at, after)
+        self.is_constant = first and second and out[0] == out[n - 1]
         return out[:n]
 
     def __repr__(self) -> str:
@@ -261,6 +313,9 @@ class LatencyParameter(Parameter):
         if self.choices:
             return min(self.choices, key=lambda c: (abs(math.log(v / c)), -c))
         return v
+
+    def set_at(self, value: float, offset: int) -> bool:
+        return False  # a latency changes with a new plan: set it and commit instead
 
     def set_automation(self, table: AutomationTable | None) -> None:
         if table is not None:
@@ -304,6 +359,15 @@ class WatchedParameter(Parameter):
     def set(self, value: float) -> None:
         super().set(value)
         self._block.touched = True
+
+    def swap_automation(self, table: AutomationTable | None) -> None:
+        self.automation = table
+        self._block.touched = True
+
+    def set_at(self, value: float, offset: int) -> bool:
+        done = super().set_at(value, offset)
+        self._block.touched = True
+        return done
 
     def set_automation(self, table: AutomationTable | None) -> None:
         super().set_automation(table)
@@ -384,7 +448,7 @@ class ControlBlock:
             p = self._rows[k]
             if not isinstance(p, Parameter):
                 continue
-            if p.automation is None and p.current == p.value:
+            if p.automation is None and p.current == p.value and not p.change_pending:
                 # at its set value: what render() would give is that value throughout
                 if held[k] != p.value:
                     values[k] = p.value

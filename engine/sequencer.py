@@ -254,6 +254,8 @@ def _resolve_overlaps(rows: Sequence[tuple[int, int, int, int, int, int, int]]) 
 NOTE_OFF_RESERVE = 128  # event-buffer places kept for note-offs, so a crowded block never hangs a note
 
 
+# a jump of the timeline this small (a clock follower's phase correction) is played through, not flushed
+NUDGE_MAX = 64
 PEDALS = 16 * 128  # where the sustain pedals' states start in the table of sounding notes
 
 
@@ -376,24 +378,40 @@ class Sequencer(Processor):
         for k in range(ctx.num_segments):
             start = ctx.seg_start[k]
             base = ctx.seg_offset[k]
-            if start != self._expected and self._expected >= 0:
-                count = _flush(self._active, base, out.offset, out.status, out.data1, out.data2, count)
             stop = start + ctx.seg_frames[k]
-            count, dropped = _gather(
-                table.sample,
-                table.status,
-                table.data1,
-                table.data2,
-                start,
-                stop,
-                base,
-                out.offset,
-                out.status,
-                out.data1,
-                out.data2,
-                count,
-                self._active,
-            )
-            out.dropped += dropped
-            self._expected = stop
+            expected = self._expected
+            # where to read from, and the offset that sample lands on
+            first, first_base = start, base
+            if expected >= 0 and start != expected:
+                jump = start - expected
+                if 0 < jump <= NUDGE_MAX:
+                    # nudged ahead (following a clock): the events skipped over play at the segment start
+                    before = count
+                    count, dropped = _gather(
+                        table.sample, table.status, table.data1, table.data2, expected, start, base,
+                        out.offset, out.status, out.data1, out.data2, count, self._active,
+                    )  # fmt: skip
+                    out.offset[before:count] = base
+                    out.dropped += dropped
+                elif -NUDGE_MAX <= jump < 0:
+                    # nudged back: what was already played is not played again
+                    first, first_base = expected, base - jump
+                else:
+                    count = _flush(self._active, base, out.offset, out.status, out.data1, out.data2, count)
+            if first < stop:
+                count, dropped = _gather(
+                    table.sample, table.status, table.data1, table.data2, first, stop, first_base,
+                    out.offset, out.status, out.data1, out.data2, count, self._active,
+                )  # fmt: skip
+                out.dropped += dropped
+            self._expected = stop if stop > expected or first == start else expected
         out.count = count
+
+    def rebase(self, table: EventTable, position: int) -> None:
+        """Audio side (from the transport, before this block runs): play ``table`` from timeline sample
+        ``position`` on as if it had always been the table (the same music at a new tempo): sounding notes
+        keep sounding and get their note-offs from the new table."""
+        self.table = table
+        self._playing_table = table
+        if self._expected >= 0:
+            self._expected = position

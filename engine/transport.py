@@ -9,14 +9,21 @@ fills the :class:`engine.processor.BlockContext` that every processor reads.
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from engine.processor import MAX_SEGMENTS, BlockContext
 from engine.queues import SPSCQueue
 from engine.tempo import TempoMap
 
+if TYPE_CHECKING:
+    from engine.params import AutomationTable, Parameter
+    from engine.sequencer import EventTable, Sequencer
+
 __all__ = ["Transport"]
 
-_PLAY, _STOP, _LOCATE, _LOOP, _TEMPO = range(5)
+_PLAY, _STOP, _LOCATE, _LOOP, _TEMPO, _RETIME = range(6)
 
 
 class Transport:
@@ -27,6 +34,9 @@ class Transport:
         self.sample_rate = float(sample_rate)
         self.max_block_size = int(max_block_size)
         self._commands: SPSCQueue[tuple] = SPSCQueue(256)
+        self._post_lock = threading.Lock()  # between control threads (console, OSC...); never the audio side
+        self._notes_off_owed = False
+        self.retimes = 0
         # audio-side state (read freely by the control side for display)
         self.position = 0
         self.playing = False
@@ -37,7 +47,9 @@ class Transport:
 
     # -- control side -----------------------------------------------------------------------------------
     def _post(self, cmd: tuple) -> None:
-        if not self._commands.try_push(cmd):
+        with self._post_lock:
+            ok = self._commands.try_push(cmd)
+        if not ok:
             raise RuntimeError("transport command queue is full: the audio side is not running")
 
     def play(self) -> None:
@@ -84,6 +96,18 @@ class Transport:
         (``Session.build`` does) and set the loop again."""
         self._post((_TEMPO, tempo_map))
 
+    def retime(
+        self,
+        tempo_map: TempoMap,
+        tables: Sequence[tuple[Sequencer, EventTable]],
+        lanes: Sequence[tuple[Parameter, AutomationTable]],
+    ) -> None:
+        """Play on at a new tempo map from the same beat: at the top of one block the position moves to
+        the sample of the beat it stood on, the loop points to their beats' samples, each sequencer to its
+        table compiled for the new map (notes keep sounding) and each automation lane to its new table.
+        Build the tables with :mod:`engine.retime`."""
+        self._post((_RETIME, tempo_map, tuple(tables), tuple(lanes)))
+
     # -- positions (control side, for display) -----------------------------------------------------------
     def position_seconds(self) -> float:
         return self.position / self.sample_rate
@@ -100,28 +124,76 @@ class Transport:
         return self.tempo_map.format_position(self.position_beats())
 
     # -- audio side -------------------------------------------------------------------------------------
+    def apply(self, cmd: tuple) -> bool:
+        """Audio side: carry out one command now (before :meth:`begin_block`); True if the notes that
+        sound must be released (a stop while playing, a locate)."""
+        kind = cmd[0]
+        if kind == _PLAY:
+            self.playing = True
+        elif kind == _STOP:
+            was = self.playing
+            self.playing = False
+            return was
+        elif kind == _LOCATE:
+            moved = cmd[1] != self.position
+            self.position = cmd[1]
+            return moved
+        elif kind == _LOOP:
+            self.loop_start, self.loop_end, self.loop_enabled = cmd[1], cmd[2], cmd[3]
+        elif kind == _TEMPO:
+            self.tempo_map = cmd[1]
+        elif kind == _RETIME:
+            self._retime(cmd[1], cmd[2], cmd[3])
+        return False
+
+    def apply_now(self, kind: str, sample: int = 0) -> None:
+        """Audio side: ``"play"``, ``"stop"`` or ``"locate"`` (to ``sample``) at the top of this block, for
+        code that runs in the audio callback before the engine's block (a clock follower)."""
+        if kind == "play":
+            self.playing = True
+        elif kind == "stop":
+            if self.playing:
+                self._notes_off_owed = True
+            self.playing = False
+        elif kind == "locate":
+            if sample != self.position:
+                self._notes_off_owed = True
+            self.position = max(0, int(sample))
+        else:
+            raise ValueError(f"unknown transport action {kind!r}")
+
+    def nudge(self, samples: int) -> None:
+        """Audio side: move the position by a few samples (at most ``engine.sequencer.NUDGE_MAX``) without
+        releasing notes: the sequencers play through the jump (a clock follower's phase correction)."""
+        self.position = max(0, self.position + int(samples))
+
+    def _retime(self, tm: TempoMap, tables: tuple, lanes: tuple) -> None:
+        sr = self.sample_rate
+        old = self.tempo_map
+        beat = old.sample_to_beat(self.position, sr)
+        self.position = math.floor(tm.beat_to_sample(beat, sr) + 0.5)
+        if self.loop_end > self.loop_start:
+            ls = old.sample_to_beat(self.loop_start, sr)
+            le = old.sample_to_beat(self.loop_end, sr)
+            self.loop_start = math.floor(tm.beat_to_sample(ls, sr) + 0.5)
+            self.loop_end = math.floor(tm.beat_to_sample(le, sr) + 0.5)
+        self.tempo_map = tm
+        for seq, table in tables:
+            seq.rebase(table, self.position)
+        for param, table in lanes:
+            param.swap_automation(table)
+        self.retimes += 1
+
     def begin_block(self, ctx: BlockContext, frames: int) -> None:
         """Apply pending commands, then describe this block in ``ctx`` (segments, tempo, beat)."""
-        notes_off = False
+        notes_off = self._notes_off_owed
+        self._notes_off_owed = False
         while True:
             cmd = self._commands.try_pop()
             if cmd is None:
                 break
-            kind = cmd[0]
-            if kind == _PLAY:
-                self.playing = True
-            elif kind == _STOP:
-                if self.playing:
-                    notes_off = True
-                self.playing = False
-            elif kind == _LOCATE:
-                if cmd[1] != self.position:
-                    notes_off = True
-                self.position = cmd[1]
-            elif kind == _LOOP:
-                self.loop_start, self.loop_end, self.loop_enabled = cmd[1], cmd[2], cmd[3]
-            elif kind == _TEMPO:
-                self.tempo_map = cmd[1]
+            if self.apply(cmd):
+                notes_off = True
         ctx.notes_off_due = notes_off
         ctx.frames = frames
         pos = self.position
