@@ -16,6 +16,7 @@ from engine.engine import Engine
 from engine.errors import SessionError
 from engine.graph import Graph
 from engine.live_input import LiveInput, LiveMidi
+from engine.mapping import Mapping
 from engine.mixer import ChannelStrip, Send, apply_solo
 from engine.params import AutomationLane, Parameter
 from engine.processor import AudioPort, Processor
@@ -103,6 +104,7 @@ class Session:
     key: str = ""  # e.g. "C major", "F# minor" ("" when not given)
     sections: list[Section] = field(default_factory=list)  # in order of start
     warnings: list[str] = field(default_factory=list)  # e.g. plugin slots bypassed because they failed
+    mappings: list[Mapping] = field(default_factory=list)  # MIDI controls bound to parameters
 
     def end_beats(self) -> float:
         if self.length_beats is not None:

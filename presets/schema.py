@@ -174,6 +174,37 @@ def _audio_clip() -> dict[str, Any]:
     )
 
 
+def _mapping() -> dict[str, Any]:
+    """A MIDI mapping; the number's range depends on the source (a pitch bend has none)."""
+    from engine.mapping import CURVES, MODES, NOTE_MODES, NUMBER_MAX, SOURCES, TAKEOVERS
+
+    out = _obj(
+        {
+            "target": {"type": "string", "pattern": "^[^/]+/.+$"},
+            "source": {"enum": list(SOURCES)},
+            "number": _int(0, max(NUMBER_MAX.values())),
+            "channel": _int(0, 15),
+            "min_value": _num(-1e9, 1e9),
+            "max_value": _num(-1e9, 1e9),
+            "curve": {"enum": list(CURVES)},
+            "invert": {"type": "boolean"},
+            "mode": {"enum": list(MODES)},
+            "step": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+            "takeover": {"enum": list(TAKEOVERS)},
+            "note_mode": {"enum": list(NOTE_MODES)},
+        },
+        ("target", "source"),
+    )
+    out["allOf"] = [
+        {
+            "if": {"properties": {"source": {"const": source}}},
+            "then": {"properties": {"number": _int(0, top)}, "required": ["number"] if top else []},
+        }
+        for source, top in NUMBER_MAX.items()
+    ]
+    return out
+
+
 def song_json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a song file of the current schema version."""
     instruments = [
@@ -237,6 +268,7 @@ def song_json_schema() -> dict[str, Any]:
             "buses": {"type": "array", "items": bus},
             "tracks": {"type": "array", "items": track},
             "master": _obj({"volume_db": _num(-96, 12), "inserts": inserts, "automation": _automation()}),
+            "mappings": {"type": "array", "items": _mapping()},
         },
         "$defs": {
             "instrument": {"oneOf": instruments},

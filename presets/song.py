@@ -5,7 +5,8 @@
 ``song.yaml:14:21: tracks[0].clips[0].notes[2].velocity: must be in 1..127, got 200``.
 The format is described in ``docs/song-format.md``. Files of earlier versions are migrated as they load
 (:mod:`presets.migrations`). A plugin that cannot be loaded becomes a bypassed slot and a line in
-``Session.warnings``; the song still loads.
+``Session.warnings``; the song still loads. The ``mappings`` list binds MIDI controls to parameters
+(:class:`engine.mapping.Mapping`); each target must name a parameter of the song (:func:`mapping_param`).
 """
 
 from __future__ import annotations
@@ -17,9 +18,21 @@ from typing import Any
 import yaml
 
 from engine.audio_clips import AudioClipPlayer
+from engine.control import STRIP_PARAMS, device_list, strip_names
 from engine.errors import SessionError
-from engine.mixer import ChannelStrip
-from engine.params import AutomationLane, Breakpoint
+from engine.mapping import (
+    CURVES,
+    DEFAULT_STEP,
+    MODES,
+    NOTE_MODES,
+    NUMBER_MAX,
+    SOURCES,
+    TAKEOVERS,
+    Mapping,
+    mapped_range,
+)
+from engine.mixer import ChannelStrip, Send
+from engine.params import AutomationLane, Breakpoint, Parameter
 from engine.processor import Processor
 from engine.session import MASTER, BusSpec, SendSpec, Session, TrackSpec, automation_target
 from presets.checker import Checker, show
@@ -38,7 +51,16 @@ from presets.song_header import (
     parse_tempo_map,
 )
 
-__all__ = ["KEY_MODES", "METADATA_FIELDS", "SCHEMA_VERSION", "V2_FIELDS", "load_song", "parse_song"]
+__all__ = [
+    "KEY_MODES",
+    "MAPPING_FIELDS",
+    "METADATA_FIELDS",
+    "SCHEMA_VERSION",
+    "V2_FIELDS",
+    "load_song",
+    "mapping_param",
+    "parse_song",
+]
 
 V2_FIELDS = (
     "schema_version",
@@ -52,6 +74,33 @@ V2_FIELDS = (
     "tracks",
     "buses",
     "master",
+    "mappings",
+)
+MAPPING_FIELDS = (
+    "target",
+    "source",
+    "number",
+    "channel",
+    "min_value",
+    "max_value",
+    "curve",
+    "invert",
+    "mode",
+    "step",
+    "takeover",
+    "note_mode",
+)
+# where an error of a mapping is shown: the first of these fields that its message names
+BLAME_ORDER = (
+    "min_value",
+    "max_value",
+    "number",
+    "channel",
+    "step",
+    "note_mode",
+    "mode",
+    "takeover",
+    "curve",
 )
 MAX_SONG_BYTES = 64 * 1024 * 1024
 
@@ -144,7 +193,86 @@ def parse_song(text: str, file: str = "<song>") -> Session:
     inserts = [p for t in session.tracks for p in t.inserts] + [p for b in session.buses for p in b.inserts]
     inserts += session.master_inserts
     session.warnings = failed_plugins([t.instrument for t in session.tracks] + inserts)
+    if "mappings" in doc:
+        seq = c.sequence(doc, "mappings", "mappings")
+        session.mappings = [_mapping(c, seq, i, session) for i, _ in enumerate(seq)]
     return session
+
+
+def mapping_param(session: Session, path: str) -> Parameter:
+    """The parameter that a mapping's target (a path of :mod:`engine.control`: ``bass/volume_db``,
+    ``bass/send/room``, ``bass/instrument/cutoff_hz``, ``master/fx0/mix``) names in a session, without
+    building it; ValueError says what is wrong with a path that names nothing."""
+    strip, _, rest = path.partition("/")
+    known = strip_names(session)
+    if strip not in known:
+        raise ValueError(f"no track or bus named {strip!r} (known: {', '.join(known)})")
+    head, _, name = rest.partition("/")
+    if not name:
+        if head not in STRIP_PARAMS:
+            raise ValueError(
+                f"no strip parameter {head!r} (a strip has {', '.join(STRIP_PARAMS)}, send/BUS,"
+                " instrument/NAME and fxK/NAME)"
+            )
+        return ChannelStrip(2).param(head)
+    if head == "send":
+        sends = [s.bus for t in session.tracks if t.name == strip for s in t.sends]
+        if name not in sends:
+            raise ValueError(f"{strip!r} has no send to {name!r} (its sends: {', '.join(sends) or 'none'})")
+        return Send().level_db
+    devices = dict(device_list(session, strip))
+    if head not in devices:
+        raise ValueError(f"{strip!r} has no device {head!r} (its devices: {', '.join(devices) or 'none'})")
+    try:
+        return devices[head].param(name)
+    except KeyError as exc:
+        raise ValueError(str(exc.args[0])) from None
+
+
+def _mapping(c: Checker, seq: MarkedList, i: int, session: Session) -> Mapping:
+    w = f"mappings[{i}]"
+    e = c.mapping(seq, i, w)
+    c.keys(e, MAPPING_FIELDS, w)
+    choices = {
+        "source": SOURCES,
+        "curve": CURVES,
+        "mode": MODES,
+        "takeover": TAKEOVERS,
+        "note_mode": NOTE_MODES,
+    }
+    words: dict[str, Any] = {}
+    for key, allowed in choices.items():
+        if key in e or key == "source":
+            words[key] = c.text(e, key, f"{w}.{key}")
+            if words[key] not in allowed:
+                raise c.fail(e, key, f"{w}.{key}", f"must be one of {', '.join(allowed)}, got {show(e[key])}")
+    top = NUMBER_MAX[words["source"]]
+    fields: dict[str, Any] = {
+        "target": c.text(e, "target", f"{w}.target"),
+        **words,
+        "number": c.integer(e, "number", f"{w}.number", 0, top, 0 if top == 0 else None),
+        "invert": c.boolean(e, "invert", f"{w}.invert"),
+        "step": c.number(e, "step", f"{w}.step", 0, 1, DEFAULT_STEP),
+    }
+    if "channel" in e:
+        fields["channel"] = c.integer(e, "channel", f"{w}.channel", 0, 15)
+    for key in ("min_value", "max_value"):
+        if key in e:
+            fields[key] = c.number(e, key, f"{w}.{key}", -1e9, 1e9)
+    at: str | None = None  # the field at fault: the target, else the one the message names
+    try:
+        mapping = Mapping(**fields)
+        at = "target"
+        param = mapping_param(session, mapping.target)
+        at = "range"
+        mapped_range(mapping, param)
+    except ValueError as exc:
+        message = str(exc)
+        if at != "target":
+            named = [k for k in BLAME_ORDER if k in e and k in message]
+            at = named[0] if named else "target" if at == "range" else None
+        raise c.fail(e, at, f"{w}.{at}" if at else w, message) from None
+    return mapping
 
 
 def _automation(c: Checker, d: MarkedDict, where: str) -> dict[str, AutomationLane]:

@@ -40,6 +40,7 @@ KEY_ORDER: dict[str, tuple[str, ...]] = {
         "buses",
         "tracks",
         "master",
+        "mappings",
     ),
     "metadata": ("title", "artist", "album", "genre", "comment", "created", "modified"),
     "track": (
@@ -72,6 +73,20 @@ KEY_ORDER: dict[str, tuple[str, ...]] = {
         "programs",
     ),
     "device": ("type", "preset", "max_voices", "params"),
+    "mapping": (
+        "target",
+        "source",
+        "number",
+        "channel",
+        "min_value",
+        "max_value",
+        "curve",
+        "invert",
+        "mode",
+        "step",
+        "takeover",
+        "note_mode",
+    ),
 }
 # which kind of mapping sits under a key (for lists: each item)
 _CHILD_KIND = {
@@ -83,6 +98,7 @@ _CHILD_KIND = {
     "audio_clips": "clip",
     "instrument": "device",
     "inserts": "device",
+    "mappings": "mapping",
 }
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_ .\-/()+]*", re.ASCII)
