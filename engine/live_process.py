@@ -29,7 +29,8 @@ __all__ = ["EngineProcess", "LiveSpec", "apply_transport", "build_live"]
 # the status array: one float64 each
 (POSITION, PLAYING, CALLBACKS, XRUNS, PEAK_L, PEAK_R, P50_US, PERIOD_US) = range(8)
 (MIDI_IN, ERRORS, RATE, BPM, END, BEAT, BAR, BAR_BEAT) = range(8, 16)
-STATUS_SIZE = 16
+(CLOCK_ERROR, NUDGES, CLOCK_LOCKED, MAPPED, FRAME_CLOCK, BLOCK_TIME) = range(16, 22)
+STATUS_SIZE = 22
 
 
 @dataclass
@@ -52,6 +53,10 @@ class LiveSpec:
     start_beat: float = 0.0  # or this beat, when position is 0
     playing: bool = False
     loop: tuple[float, float] | None = None  # beats
+    follow_clock: bool = False  # lock the transport to the MIDI clock arriving on the midi_in ports
+    osc_host: str = "127.0.0.1"
+    osc_udp_port: int | None = None  # serve OSC on this UDP port (0: any free one); None: no OSC
+    osc_tcp_port: int | None = None  # and on this TCP port (SLIP framing)
 
 
 def build_live(spec: LiveSpec) -> Any:
@@ -104,10 +109,57 @@ def build_live(spec: LiveSpec) -> Any:
             inst.output = gear[inst.port_name]
     live = LiveMidi(dev.sample_rate)
     built = session.build(dev.sample_rate, dev.blocksize, live=live, live_tracks={arm: None} if arm else None)
-    live.set_inputs([MidiInput(p, spec.midi_api, spec.client_name) for p in spec.midi_in])
+    live.set_inputs(
+        [MidiInput(p, spec.midi_api, spec.client_name, timing=spec.follow_clock) for p in spec.midi_in]
+    )
     le = LiveEngine(built.engine, dev, live=live, clock=MidiClock(clock_port) if clock_port else None)
     le.built = built
+    le.session = session
+    le.armed = {arm: None} if arm else {}
+    if session.mappings:
+        from engine.control import resolve_param
+        from engine.mapping import MidiMapper
+        from engine.mixer import apply_solo
+
+        mapper = MidiMapper(
+            lambda path: resolve_param(session, built, path).param,
+            on_switch=lambda: apply_solo(built.strips.values()),
+        )
+        mapper.set_mappings(session.mappings)
+        live.mapper = mapper
+    if spec.follow_clock:
+        from engine.clock_sync import ClockSync
+
+        live.clock_sync = ClockSync(session, built)
     return le
+
+
+def start_osc(le: Any, spec: LiveSpec) -> Any:
+    """Serve OSC for a started live engine as the spec says; returns the server (None without OSC)."""
+    if spec.osc_udp_port is None and spec.osc_tcp_port is None:
+        return None
+    from bridge.osc.control import OscControl
+    from bridge.osc.server import OscServer
+
+    def frame_at(unix_time: float) -> int:
+        return int(le.frame_at(time.monotonic() + (unix_time - time.time())))
+
+    if le.live.mapper is None:
+        from engine.control import resolve_param
+        from engine.mapping import MidiMapper
+        from engine.mixer import apply_solo
+
+        built = le.built
+        le.live.mapper = MidiMapper(
+            lambda path: resolve_param(le.session, built, path).param,
+            on_switch=lambda: apply_solo(built.strips.values()),
+        )
+    control = OscControl(
+        le.session, le.built, frame_at=frame_at, live_midi=le.live, armed=le.armed, mapper=le.live.mapper
+    )
+    server = OscServer(control, spec.osc_host, spec.osc_udp_port, spec.osc_tcp_port)
+    server.start()
+    return server
 
 
 def apply_transport(le: Any, spec: LiveSpec) -> None:
@@ -131,6 +183,10 @@ def _child(spec: LiveSpec, conn: Any, status: Any) -> None:
         le = build_live(spec)
         le.start()
         apply_transport(le, spec)
+        sync = le.live.clock_sync
+        if sync is not None:
+            sync.start()
+        osc = start_osc(le, spec)
     except Exception as exc:
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         conn.close()
@@ -140,9 +196,11 @@ def _child(spec: LiveSpec, conn: Any, status: Any) -> None:
     status[RATE] = le.sample_rate
     status[END] = le.built.end_sample if le.built is not None else 0
     status[PERIOD_US] = le.period_s * 1e6
-    conn.send(
-        ("ready", {"device": le.device.name, "hostapi": le.device.hostapi, "blocksize": le.device.blocksize})
-    )
+    ready = {"device": le.device.name, "hostapi": le.device.hostapi, "blocksize": le.device.blocksize}
+    if osc is not None:
+        ready["osc_udp_port"] = osc.udp_port
+        ready["osc_tcp_port"] = osc.tcp_port
+    conn.send(("ready", ready))
     ports = [i for i in le.live.inputs if not i.virtual]
     from engine.midi_io import PortWatcher
 
@@ -183,6 +241,10 @@ def _child(spec: LiveSpec, conn: Any, status: Any) -> None:
                 elif kind == "note":
                     le.live.post(int(cmd[1]), int(cmd[2]), int(cmd[3]))
                 elif kind == "quit":
+                    if osc is not None:
+                        osc.stop()
+                    if sync is not None:
+                        sync.stop()
                     watcher.stop()
                     le.stop()
                     for i in le.live.inputs:
@@ -199,6 +261,14 @@ def _child(spec: LiveSpec, conn: Any, status: Any) -> None:
         status[MIDI_IN] = le.live.received
         status[ERRORS] = le.errors
         status[BPM] = eng.ctx.tempo_bpm
+        if sync is not None:
+            status[CLOCK_ERROR] = sync.last_error_samples
+            status[NUDGES] = sync.nudges
+            status[CLOCK_LOCKED] = 1.0 if sync.line is not None else 0.0
+        status[MAPPED] = le.live.mapped
+        bt, frame = le.anchor
+        status[FRAME_CLOCK] = frame
+        status[BLOCK_TIME] = bt
         beat = tr.position_beats()
         status[BEAT] = beat
         # bars as the song's time signatures count them; a position rounded to a sample may sit up to half

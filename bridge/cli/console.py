@@ -51,6 +51,16 @@ def add_live_options(p: argparse.ArgumentParser) -> None:
         help="MIDI backend (default auto: JACK when a JACK server runs)",
     )
     p.add_argument("--arm", metavar="TRACK", help="the track that live MIDI plays")
+    p.add_argument(
+        "--follow-clock",
+        action="store_true",
+        help="lock tempo and transport to the MIDI clock (24 ppqn, Start/Stop/Continue/SPP) on --midi-in",
+    )
+    p.add_argument("--osc-port", type=int, metavar="N", help="serve OSC on this UDP port (0: any free port)")
+    p.add_argument("--osc-tcp-port", type=int, metavar="N", help="serve OSC on this TCP port (SLIP framing)")
+    p.add_argument(
+        "--osc-host", default="127.0.0.1", metavar="ADDR", help="address OSC listens on (default 127.0.0.1)"
+    )
     p.add_argument("--seconds", type=float, metavar="S", help="play this long, then quit (no key handling)")
 
 
@@ -59,7 +69,15 @@ def spec_options(args: argparse.Namespace) -> dict[str, Any]:
         raise CliError("--send-track needs --midi-out", 2)
     if args.seconds is not None and not (math.isfinite(args.seconds) and args.seconds > 0):
         raise CliError(f"--seconds must be a positive number, got {args.seconds}", 2)
+    for name in ("osc_port", "osc_tcp_port"):
+        port = getattr(args, name)
+        if port is not None and not 0 <= port <= 65535:
+            raise CliError(f"--{name.replace('_', '-')} must be in 0..65535, got {port}", 2)
     return {
+        "follow_clock": args.follow_clock,
+        "osc_host": args.osc_host,
+        "osc_udp_port": args.osc_port,
+        "osc_tcp_port": args.osc_tcp_port,
         "device": args.device,
         "blocksize": args.blocksize,
         "midi_in": args.midi_in if args.midi_in is not None else ["virtual:midi_in"],
@@ -159,6 +177,11 @@ def run_console(ep: Any, seconds: float | None, until_end: bool, title: str) -> 
         f" {info['blocksize']} frames",
         file=sys.stderr,
     )
+    if info.get("osc_udp_port") is not None or info.get("osc_tcp_port") is not None:
+        host = ep.spec.osc_host
+        ports = [f"udp {host}:{info['osc_udp_port']}"] if info.get("osc_udp_port") is not None else []
+        ports += [f"tcp {host}:{info['osc_tcp_port']}"] if info.get("osc_tcp_port") is not None else []
+        print(f"{title}: OSC on {', '.join(ports)}", file=sys.stderr, flush=True)
     interactive = seconds is None and sys.stdin.isatty() and sys.stdout.isatty()
     keys = _Keys() if interactive else None
     if keys:
