@@ -9,7 +9,7 @@ Three parts, so that nothing heavy runs in the audio callback:
   out Start/Stop/Continue on the transport, and when the tempo has moved by more than
   ``retime_threshold_bpm`` has the engine play on at the new tempo (:mod:`engine.retime`);
 * before each block the audio side reads the line (:meth:`ClockSync.before_block`): the clock's beat at the
-  block's start against the transport's, and nudges the position by the difference, a few samples at a time
+  block's start against the transport's, and nudges the position by a share (``gain``) of the difference
   (the sequencers play through such small jumps without dropping or repeating a note), or locates when
   the two are far apart (after a Start or a Song Position Pointer).
 
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 __all__ = ["ClockSync", "is_clock_message"]
 
 CLOCK_STATUSES = (CLOCK, START, CONTINUE, STOP, SONG_POSITION)
+# pulses in the fit: two bars of 4/4. Over JACK a pulse's arrival is known only to its period (rtmidi
+# stamps a period's events together), and the line's phase error falls with the root of the pulses in it
+WINDOW = 192
 
 
 def is_clock_message(status: int) -> bool:
@@ -52,16 +55,18 @@ class ClockSync:
         retime_threshold_bpm: float = 0.02,
         offset_ms: float = 0.0,
         locate_beyond_ms: float = 50.0,
+        gain: float = 0.05,
         follower: ClockFollower | None = None,
     ) -> None:
         self.session = session
         self.built = built
         self.engine = built.engine
         self.sample_rate = self.engine.sample_rate
-        self.follower = follower or ClockFollower()
+        self.follower = follower or ClockFollower(window=WINDOW)
         self.retime_threshold_bpm = float(retime_threshold_bpm)
         self.offset_s = float(offset_ms) / 1000.0
         self.locate_beyond = int(locate_beyond_ms * 1e-3 * self.sample_rate)
+        self.gain = float(gain)
         self._inbox: SPSCQueue[tuple[int, int, int, float]] = SPSCQueue(4096)
         # the fitted line as the audio side reads it: (running, seconds per pulse, time of pulse 0 of the
         # running count, anchor count, anchor position in pulses); None until a tempo is known
@@ -105,7 +110,10 @@ class ClockSync:
             tr.apply_now("locate", math.floor(target + 0.5))
             self.locates += 1
         elif err >= 1.5 or err <= -1.5:
-            step = round(err)
+            # a share of the error each block: the block clock's jitter averages out instead of being played
+            step = int(err * self.gain)
+            if step == 0:
+                step = 1 if err > 0 else -1
             half = NUDGE_MAX // 2
             step = half if step > half else (-half if step < -half else step)
             tr.nudge(step)
