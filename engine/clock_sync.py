@@ -33,7 +33,7 @@ from engine.sequencer import NUDGE_MAX
 if TYPE_CHECKING:
     from engine.session import BuildResult, Session
 
-__all__ = ["ClockSync", "is_clock_message"]
+__all__ = ["ClockSync", "TransportFollower", "is_clock_message"]
 
 CLOCK_STATUSES = (CLOCK, START, CONTINUE, STOP, SONG_POSITION)
 # pulses in the fit: two bars of 4/4. Over JACK a pulse's arrival is known only to its period (rtmidi
@@ -45,8 +45,11 @@ def is_clock_message(status: int) -> bool:
     return status in CLOCK_STATUSES
 
 
-class ClockSync:
-    """Follows an external MIDI clock with the engine of a built session (see the module docstring)."""
+class TransportFollower:
+    """What following an outside tempo source takes on the engine's side: a line that says which beat the
+    source is on at any moment (published whole by a control thread), a phase correction before each block
+    and retiming when the source's tempo moves. :class:`ClockSync` (MIDI clock) and
+    :class:`engine.link_sync.LinkSync` (Ableton Link) fill in the line."""
 
     def __init__(
         self,
@@ -56,23 +59,20 @@ class ClockSync:
         offset_ms: float = 0.0,
         locate_beyond_ms: float = 50.0,
         gain: float = 0.05,
-        follower: ClockFollower | None = None,
     ) -> None:
         self.session = session
         self.built = built
         self.engine = built.engine
         self.sample_rate = self.engine.sample_rate
-        self.follower = follower or ClockFollower(window=WINDOW)
         self.retime_threshold_bpm = float(retime_threshold_bpm)
         self.offset_s = float(offset_ms) / 1000.0
         self.locate_beyond = int(locate_beyond_ms * 1e-3 * self.sample_rate)
         self.gain = float(gain)
-        self._inbox: SPSCQueue[tuple[int, int, int, float]] = SPSCQueue(4096)
-        # the fitted line as the audio side reads it: (running, seconds per pulse, time of pulse 0 of the
-        # running count, anchor count, anchor position in pulses); None until a tempo is known
-        self.line: tuple[bool, float, float, float, float] | None = None
-        self.stopped_beat = 0.0
-        self.tempo_bpm: float | None = None  # the tempo the engine plays at, once the clock set it
+        # the source's beat as the audio side reads it: (a time on time.monotonic, the beat then, beats per
+        # second, quantum). With a quantum of 0 the beat is the song's; with a quantum q only the phase
+        # within q beats counts (Link): the engine keeps its own bar and aligns to the source's beat in it
+        self.line: tuple[float, float, float, float] | None = None
+        self.tempo_bpm: float | None = None  # the tempo the engine plays at, once the source set it
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         # statistics (audio side writes, control side reads)
@@ -81,36 +81,40 @@ class ClockSync:
         self.locates = 0
         self.last_error_samples = 0.0
         self.retimes = 0
-        self.messages = 0
 
     # -- audio side -------------------------------------------------------------------------------------
     def on_message(self, status: int, data1: int, data2: int, arrival: float) -> None:
-        """A clock message from an input (its arrival time on ``time.monotonic``)."""
-        self._inbox.try_push((status, data1, data2, arrival))
+        """A MIDI clock message from an input: only a MIDI clock follower takes them."""
 
     def before_block(self, block_time: float) -> None:
         """Before the engine's block that starts at ``block_time`` (``time.monotonic``): bring the transport
-        to the clock's beat."""
+        to the source's beat."""
         line = self.line
-        if line is None or not line[0]:
+        if line is None:
             return
         tr = self.engine.transport
         if not tr.playing:
             return
-        _, slope, icept, anchor_count, anchor_pos = line
-        pulses = (block_time + self.offset_s - icept) / slope - anchor_count
-        if pulses < 0.0:
-            return  # Start came but not its first pulse yet
-        beat = (anchor_pos + pulses) / PPQN
+        t_ref, beat_ref, bps, quantum = line
+        dt = block_time + self.offset_s - t_ref
+        if quantum == 0.0 and dt < 0.0:
+            return  # the source starts later (Start came, its first pulse not yet)
+        beat = beat_ref + dt * bps
         sr = self.sample_rate
-        target = tr.tempo_map.beat_to_sample(beat, sr)
+        tm = tr.tempo_map
+        if quantum > 0.0:
+            own = tm.sample_to_beat(tr.position, sr)
+            d = beat - own
+            d -= quantum * math.floor(d / quantum + 0.5)
+            beat = own + d
+        target = tm.beat_to_sample(beat if beat > 0.0 else 0.0, sr)
         err = target - tr.position
         self.last_error_samples = err
         if err > self.locate_beyond or err < -self.locate_beyond:
-            tr.apply_now("locate", math.floor(target + 0.5))
+            tr.apply_now("locate", max(0, math.floor(target + 0.5)))
             self.locates += 1
         elif err >= 1.5 or err <= -1.5:
-            # a share of the error each block: the block clock's jitter averages out instead of being played
+            # a share of the error each block: the source's jitter averages out instead of being played
             step = int(err * self.gain)
             if step == 0:
                 step = 1 if err > 0 else -1
@@ -134,7 +138,7 @@ class ClockSync:
                 except Exception:  # a bad message must not end following; the next ones still count
                     pass
 
-        self._thread = threading.Thread(target=loop, name="strum-clock-sync", daemon=True)
+        self._thread = threading.Thread(target=loop, name="strum-follow", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -142,6 +146,44 @@ class ClockSync:
         if self._thread is not None:
             self._thread.join(timeout=2)
         self._thread = None
+
+    def service(self) -> None:
+        raise NotImplementedError
+
+    def follow_tempo(self, bpm: float | None) -> None:
+        """Play on at ``bpm`` if it moved by more than the threshold since the last retime."""
+        if bpm is None or not 1.0 <= bpm <= 999.0:
+            return
+        if self.tempo_bpm is not None and abs(bpm - self.tempo_bpm) < self.retime_threshold_bpm:
+            return
+        tm = constant_tempo(self.session.tempo_map, bpm)
+        retime(self.session, self.built, tm)
+        self.tempo_bpm = bpm
+        self.retimes += 1
+
+
+class ClockSync(TransportFollower):
+    """Follows an external MIDI clock with the engine of a built session (see the module docstring)."""
+
+    def __init__(
+        self,
+        session: Session,
+        built: BuildResult,
+        retime_threshold_bpm: float = 0.02,
+        offset_ms: float = 0.0,
+        locate_beyond_ms: float = 50.0,
+        gain: float = 0.05,
+        follower: ClockFollower | None = None,
+    ) -> None:
+        super().__init__(session, built, retime_threshold_bpm, offset_ms, locate_beyond_ms, gain)
+        self.follower = follower or ClockFollower(window=WINDOW)
+        self._inbox: SPSCQueue[tuple[int, int, int, float]] = SPSCQueue(4096)
+        self.stopped_beat = 0.0
+        self.messages = 0
+
+    def on_message(self, status: int, data1: int, data2: int, arrival: float) -> None:
+        """Audio side: a clock message from an input (its arrival time on ``time.monotonic``)."""
+        self._inbox.try_push((status, data1, data2, arrival))
 
     def service(self) -> None:
         """Feed what arrived to the follower, act on Start/Stop/Continue, publish the line, retime."""
@@ -175,15 +217,12 @@ class ClockSync:
             self._follow_tempo()
 
     def _publish(self) -> None:
-        self.line = self.follower.line()
+        fit = self.follower.line()
+        if fit is None or not fit[0]:
+            self.line = None
+            return
+        _, slope, icept, anchor_count, anchor_pos = fit
+        self.line = (icept + slope * anchor_count, anchor_pos / PPQN, 1.0 / (PPQN * slope), 0.0)
 
     def _follow_tempo(self) -> None:
-        bpm = self.follower.tempo_bpm()
-        if bpm is None or not 1.0 <= bpm <= 999.0:
-            return
-        if self.tempo_bpm is not None and abs(bpm - self.tempo_bpm) < self.retime_threshold_bpm:
-            return
-        tm = constant_tempo(self.session.tempo_map, bpm)
-        retime(self.session, self.built, tm)
-        self.tempo_bpm = bpm
-        self.retimes += 1
+        self.follow_tempo(self.follower.tempo_bpm())

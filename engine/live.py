@@ -285,7 +285,9 @@ class LiveEngine:
         self.errors = 0
         self.late_callbacks = 0
         self._block_time = 0.0
-        self.anchor = (0.0, 0)  # (time.monotonic of a block's start, its engine frame), for scheduling
+        # the last block: (time.monotonic of its start, its engine frame, its timeline sample or -1 while
+        # stopped), swapped whole, for scheduling and for measuring where the transport stands
+        self.anchor: tuple[float, int, int] = (0.0, 0, -1)
         self._frames_prev = 0
         self._last_callback = 0.0
 
@@ -459,7 +461,7 @@ class LiveEngine:
 
     def frame_at(self, t: float) -> int:
         """The engine frame that plays at ``time.monotonic`` ``t`` (from the last block's start)."""
-        bt, frame = self.anchor
+        bt, frame, _ = self.anchor
         return frame + round((t - bt) * self.sample_rate)
 
     def post_note(self, note: int, velocity: int = 100, channel: int = 0) -> None:
@@ -519,8 +521,10 @@ class LiveEngine:
             if sync is not None:
                 sync.before_block(bt)
             eng = self.engine
-            self.anchor = (bt, eng.frame_clock)  # this block's first frame sounds at bt (one swap)
+            frame0 = eng.frame_clock
             block = eng.process_block(frames)
+            ctx = eng.ctx
+            self.anchor = (bt, frame0, ctx.sample_pos if ctx.playing else -1)
             self.live.panic_pending = False
             for s in self.sends:
                 s.flush_to_port()

@@ -29,8 +29,8 @@ __all__ = ["EngineProcess", "LiveSpec", "apply_transport", "build_live"]
 # the status array: one float64 each
 (POSITION, PLAYING, CALLBACKS, XRUNS, PEAK_L, PEAK_R, P50_US, PERIOD_US) = range(8)
 (MIDI_IN, ERRORS, RATE, BPM, END, BEAT, BAR, BAR_BEAT) = range(8, 16)
-(CLOCK_ERROR, NUDGES, CLOCK_LOCKED, MAPPED, FRAME_CLOCK, BLOCK_TIME) = range(16, 22)
-STATUS_SIZE = 22
+(CLOCK_ERROR, NUDGES, CLOCK_LOCKED, MAPPED, FRAME_CLOCK, BLOCK_TIME, LINK_PEERS) = range(16, 23)
+STATUS_SIZE = 23
 
 
 @dataclass
@@ -54,6 +54,8 @@ class LiveSpec:
     playing: bool = False
     loop: tuple[float, float] | None = None  # beats
     follow_clock: bool = False  # lock the transport to the MIDI clock arriving on the midi_in ports
+    link: bool = False  # or play in time with an Ableton Link session
+    link_quantum: float = 4.0
     osc_host: str = "127.0.0.1"
     osc_udp_port: int | None = None  # serve OSC on this UDP port (0: any free one); None: no OSC
     osc_tcp_port: int | None = None  # and on this TCP port (SLIP framing)
@@ -127,10 +129,16 @@ def build_live(spec: LiveSpec) -> Any:
         )
         mapper.set_mappings(session.mappings)
         live.mapper = mapper
+    if spec.follow_clock and spec.link:
+        raise AudioDeviceError("follow a MIDI clock or an Ableton Link session, not both")
     if spec.follow_clock:
         from engine.clock_sync import ClockSync
 
         live.clock_sync = ClockSync(session, built)
+    elif spec.link:
+        from engine.link_sync import LinkSync
+
+        live.clock_sync = LinkSync(session, built, quantum=spec.link_quantum)
     return le
 
 
@@ -155,7 +163,13 @@ def start_osc(le: Any, spec: LiveSpec) -> Any:
             on_switch=lambda: apply_solo(built.strips.values()),
         )
     control = OscControl(
-        le.session, le.built, frame_at=frame_at, live_midi=le.live, armed=le.armed, mapper=le.live.mapper
+        le.session,
+        le.built,
+        frame_at=frame_at,
+        live_midi=le.live,
+        armed=le.armed,
+        mapper=le.live.mapper,
+        song_path=spec.song,
     )
     server = OscServer(control, spec.osc_host, spec.osc_udp_port, spec.osc_tcp_port)
     server.start()
@@ -265,8 +279,9 @@ def _child(spec: LiveSpec, conn: Any, status: Any) -> None:
             status[CLOCK_ERROR] = sync.last_error_samples
             status[NUDGES] = sync.nudges
             status[CLOCK_LOCKED] = 1.0 if sync.line is not None else 0.0
+            status[LINK_PEERS] = getattr(sync, "peers", 0)
         status[MAPPED] = le.live.mapped
-        bt, frame = le.anchor
+        bt, frame, _ = le.anchor
         status[FRAME_CLOCK] = frame
         status[BLOCK_TIME] = bt
         beat = tr.position_beats()

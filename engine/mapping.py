@@ -22,6 +22,7 @@ the parameter's own position, read back through the curve, by ``step`` per tick.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, fields
@@ -56,6 +57,7 @@ TAKEOVERS = ("jump", "pickup")
 NOTE_MODES = ("momentary", "toggle")
 NUMBER_MAX = {"cc": 127, "cc14": 31, "nrpn": 16383, "note": 127, "pitchbend": 0}
 DEFAULT_STEP = 1.0 / 127.0
+LEARN_QUIET_S = 0.3  # learning: a lone controller below 32 is a 7-bit CC after this long without its LSB
 PICKUP_TOLERANCE = 1.5 / 127.0  # a pick-up control takes over within this (normalized) of the parameter
 
 # controllers with a meaning of their own: NRPN select and data, RPN select, channel mode messages
@@ -299,6 +301,7 @@ class MidiMapper:
         self._learn_target: str | None = None
         self._learn_options: dict[str, Any] = {}
         self._learn_seen: list[tuple[int, int, int]] = []
+        self._learn_last = 0.0
 
     # -- control side -----------------------------------------------------------------------------------
     @property
@@ -323,6 +326,7 @@ class MidiMapper:
         # the options must make a mapping (the source and its number are learnt)
         Mapping(target, "note" if options.get("note_mode", "momentary") != "momentary" else "cc", **options)
         self._learn_seen = []
+        self._learn_last = 0.0
         self._learn_target = target
         self._learn_options = dict(options)
         self._learn_queue = SPSCQueue(self._learn_capacity)
@@ -334,13 +338,19 @@ class MidiMapper:
 
     def poll_learn(self) -> Mapping | None:
         """The learnt mapping once the controller has said enough (it is then installed, replacing any
-        mapping of the same target, and learning stops), else None."""
+        mapping of the same target, and learning stops), else None. A controller below 32 waits for its
+        LSB partner; after ``LEARN_QUIET_S`` without one it is learnt as a 7-bit CC."""
         queue, target = self._learn_queue, self._learn_target
         if queue is None or target is None:
             return None
+        now = time.monotonic()
         while (msg := queue.try_pop()) is not None:
             self._learn_seen.append(msg)
+            self._learn_last = now
         mapping = learn_from(self._learn_seen, target, **self._learn_options)
+        if mapping is None and self._learn_seen and now - self._learn_last >= LEARN_QUIET_S:
+            # a controller below 32 that no LSB followed: a plain 7-bit CC
+            mapping = learn_from(self._learn_seen, target, final=True, **self._learn_options)
         if mapping is None:
             return None
         self.set_mappings([*(m for m in self.mappings if m.target != target), mapping])

@@ -56,6 +56,14 @@ def add_live_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="lock tempo and transport to the MIDI clock (24 ppqn, Start/Stop/Continue/SPP) on --midi-in",
     )
+    p.add_argument("--link", action="store_true", help="play in time with an Ableton Link session")
+    p.add_argument(
+        "--link-quantum",
+        type=float,
+        default=4.0,
+        metavar="BEATS",
+        help="Link quantum (beats a bar, default 4)",
+    )
     p.add_argument("--osc-port", type=int, metavar="N", help="serve OSC on this UDP port (0: any free port)")
     p.add_argument("--osc-tcp-port", type=int, metavar="N", help="serve OSC on this TCP port (SLIP framing)")
     p.add_argument(
@@ -73,7 +81,13 @@ def spec_options(args: argparse.Namespace) -> dict[str, Any]:
         port = getattr(args, name)
         if port is not None and not 0 <= port <= 65535:
             raise CliError(f"--{name.replace('_', '-')} must be in 0..65535, got {port}", 2)
+    if args.link and args.follow_clock:
+        raise CliError("--link and --follow-clock: follow one tempo source", 2)
+    if not (math.isfinite(args.link_quantum) and 1 <= args.link_quantum <= 64):
+        raise CliError(f"--link-quantum must be 1..64 beats, got {args.link_quantum}", 2)
     return {
+        "link": args.link,
+        "link_quantum": args.link_quantum,
         "follow_clock": args.follow_clock,
         "osc_host": args.osc_host,
         "osc_udp_port": args.osc_port,

@@ -159,19 +159,30 @@ def _loose(line: str) -> bool:
     return not line.strip() or line.startswith("#")
 
 
-def _save(path: Path, text: str, mappings: list[Mapping]) -> None:
-    from bridge.cli import CliError
+def save_mappings(path: Path, text: str, mappings: list[Mapping]) -> None:
+    """Write ``mappings`` into the song file at ``path`` (whose text is ``text``), atomically; the rest of
+    the file stays as it was. ValueError if the song would not load afterwards (nothing written),
+    ``presets.storage.SaveError`` if it cannot be written."""
     from presets.errors import SongFileError
     from presets.song import parse_song
-    from presets.storage import SaveError, atomic_write
+    from presets.storage import atomic_write
 
     new = replace_mappings(text, [m.to_dict() for m in mappings])
     try:
         parse_song(new, str(path))
     except SongFileError as exc:
-        raise CliError(f"the song would not load after this change, so it is not saved: {exc}", 2) from None
+        raise ValueError(f"the song would not load after this change, so it is not saved: {exc}") from None
+    atomic_write(path, new)
+
+
+def _save(path: Path, text: str, mappings: list[Mapping]) -> None:
+    from bridge.cli import CliError
+    from presets.storage import SaveError
+
     try:
-        atomic_write(path, new)
+        save_mappings(path, text, mappings)
+    except ValueError as exc:
+        raise CliError(str(exc), 2) from None
     except SaveError as exc:
         raise CliError(str(exc), 1) from None
 

@@ -28,6 +28,9 @@ from 0 or its name, ``instrument`` or ``fx<k>``; ``{k}`` a send's bus name or in
 ``/section/{s}/loop``                        loop a section and go to its start
 ``/params``                                  query: every parameter path
 ``/learn s``                                 MIDI learn: the next control moved binds to this path
+                                             (subscribers hear ``/learned`` with the path and the mapping)
+``/mappings``                                query: the mappings, one string each
+``/mappings/save``, ``/mappings/clear``      write them into the song file; remove them all
 ``/ping``                                    answered with ``/pong``
 =========================================== ===============================================================
 
@@ -140,8 +143,10 @@ class OscControl:
         live_midi: Any = None,
         armed: dict[str, int | None] | None = None,
         mapper: Any = None,
+        song_path: str | None = None,
     ) -> None:
         self.session = session
+        self.song_path = song_path  # where /mappings/save writes the mappings
         self.built = built
         self.engine = built.engine
         self.frame_at = frame_at
@@ -229,6 +234,8 @@ class OscControl:
             return [(address, list(self.paths))], None
         if head == "learn" and len(parts) == 1:
             return self._learn(address, args)
+        if head == "mappings" and len(parts) <= 2:
+            return self._mappings(address, parts[1:], args)
         if head == "ping" and len(parts) == 1:
             return [("/pong", list(args))], None
         raise OscError(f"unknown address {address} (see docs/osc.md for the address space)")
@@ -404,6 +411,36 @@ class OscControl:
             tr.locate_beats(start)
 
         return [], self._later(when, loop)
+
+    def poll(self) -> Any:
+        """Control side, often: a mapping MIDI learn has just made (installed already), or None."""
+        mapper = self.mapper
+        if mapper is None or mapper.learning is None:
+            return None
+        return mapper.poll_learn()
+
+    def _mappings(self, address: str, rest: list[str], args: list[Any]):
+        if self.mapper is None:
+            raise OscError(f"{address}: MIDI mapping needs live MIDI input (this engine has none)")
+        if not rest:
+            return [(address, [m.describe() for m in self.mapper.mappings])], None
+        if rest[0] == "save":
+            if self.song_path is None:
+                raise OscError(f"{address}: this engine plays no song file to save the mappings in")
+            from pathlib import Path
+
+            from bridge.cli.map import save_mappings
+
+            path = Path(self.song_path)
+            try:
+                save_mappings(path, path.read_text(encoding="utf-8"), list(self.mapper.mappings))
+            except (OSError, ValueError, UnicodeDecodeError) as exc:
+                raise OscError(f"{address}: {exc}") from None
+            return [(address, [str(path), len(self.mapper.mappings)])], None
+        if rest[0] == "clear":
+            self.mapper.set_mappings([])
+            return [(address, [0])], None
+        raise OscError(f"unknown address {address}")
 
     def _learn(self, address: str, args: list[Any]):
         if self.mapper is None:

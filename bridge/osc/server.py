@@ -446,6 +446,17 @@ class OscServer:
         while not self._stop.wait(0.01):
             with self._subs_lock:
                 subs = list(self._subs.values())
+            try:
+                learned = self.control.poll()
+            except Exception:
+                learned = None
+            if learned is not None:
+                msg = build_message("/learned", [learned.target, learned.describe()])
+                for s in subs:
+                    try:
+                        s.send(msg)
+                    except OSError:
+                        pass
             if not subs:
                 continue
             now = time.monotonic()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -421,3 +422,17 @@ def test_a_note_mutes_a_track_through_the_switch_hook():
     assert built.strips["lead"].gate.value == 0.0
     assert mapper.feed(NOTE_ON, 60, 100)
     assert built.strips["lead"].gate.value == 1.0
+
+
+def test_learn_takes_a_lone_controller_below_32_as_7_bit_after_a_quiet_moment(monkeypatch) -> None:
+    import engine.mapping as mapping_module
+
+    mapper, _ = make(knob=knob())
+    mapper.learn("t/knob")
+    mapper.feed(0xB0, 21, 90)
+    assert mapper.poll_learn() is None  # its LSB partner (CC 53) may follow
+    later = time.monotonic() + mapping_module.LEARN_QUIET_S + 0.01
+    monkeypatch.setattr(mapping_module.time, "monotonic", lambda: later)
+    m = mapper.poll_learn()
+    assert m is not None and (m.source, m.number, m.channel) == ("cc", 21, 0)
+    assert mapper.learning is None

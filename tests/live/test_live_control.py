@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -29,6 +30,7 @@ from engine.midi_io import MidiInput
 from engine.sequencer import Clip, Note
 from engine.session import Session, TrackSpec
 from engine.tempo import TempoMap
+from presets.song import load_song
 from tests.live.jack_helpers import engine_output, finish_capture, run_sender, start_capture, xrun_lines
 
 BPM_CLOCK = 97.0
@@ -198,6 +200,7 @@ def test_osc_on_the_engine_process_through_a_flood(jack_server, tmp_path: Path) 
         playing=True,
         osc_udp_port=0,
         osc_tcp_port=0,
+        midi_in=["virtual:midi_in"],
         client_name=f"strum-osc{os.getpid()}",
     )
     ep = EngineProcess(spec)
@@ -245,7 +248,77 @@ def test_osc_on_the_engine_process_through_a_flood(jack_server, tmp_path: Path) 
         assert ep.poll() is None and ep.playing
         after = {a: answers(peer.ask(a), a) for a in before}
         assert after == before  # nothing changed
+        # MIDI learn over OSC: the next control moved on the engine's MIDI input binds, and is saved
+        got = peer.ask("/learn", "keys/pan")
+        assert answers(got, "/learn") == [["keys/pan"]]
+        sender = run_sender(
+            tmp_path, f"{spec.client_name}:midi_in", [[0.0, 0xB3, 21, 100]], jack_server["env"]
+        )
+        assert sender.wait(30) == 0
+        got = peer.collect(0.5)
+        learned = answers(got, "/learned")
+        assert learned and learned[0][0] == "keys/pan" and "21" in learned[0][1], got
+        assert answers(peer.ask("/mappings"), "/mappings") == [[learned[0][1]]]
+        sender = run_sender(
+            tmp_path, f"{spec.client_name}:midi_in", [[0.0, 0xB3, 21, 127]], jack_server["env"]
+        )
+        assert sender.wait(30) == 0
+        fb = answers(peer.collect(0.5), "/track/keys/pan")
+        assert fb and fb[-1][0] == pytest.approx(1.0)
+        got = peer.ask("/mappings/save")
+        assert answers(got, "/mappings/save") == [[str(song), 1]]
+        saved = load_song(song).mappings
+        assert [(m.target, m.source, m.number, m.channel) for m in saved] == [("keys/pan", "cc", 21, 3)]
     finally:
         if peer is not None:
             peer.close()
         ep.close()
+
+
+def test_in_time_with_an_ableton_link_session(jack_server, tmp_path: Path) -> None:
+    """Another Link app sets 97 bpm, starts, and moves to 103 bpm half way; the engine follows its tempo,
+    its start and its beat. Both run in a network namespace with only loopback (Link multicasts to find
+    peers, and nothing may leave this machine), the engine playing on the JACK server outside it."""
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        pytest.fail("the Link test needs unshare and ip (util-linux and iproute2) to isolate its network")
+    if os.geteuid() != 0:
+        pytest.skip("a network namespace of the test's own needs root here (unshare -n)")
+    out = tmp_path / "link.json"
+    rig = Path(__file__).with_name("link_rig.py")
+    py = sys.executable
+    script = (
+        "ip link set lo up && ip link set lo multicast on && "
+        f"({py} {rig} peer 97 30 &) && {py} {rig} engine 12 {out}"
+    )
+    env = dict(jack_server["env"], PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    done = subprocess.run(
+        ["unshare", "-n", "sh", "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    data = json.loads(out.read_text())
+    rows = data["rows"]
+    assert max(r["peers"] for r in rows) >= 1, "the engine found the other Link app"
+    t0 = rows[0]["t"]
+    playing = [r for r in rows if r["playing"]]
+    assert playing, "the engine started with the session"
+    first_play = playing[0]["t"] - t0
+    joined = next(r["t"] for r in rows if r["peers"] >= 1) - t0
+    assert 1.2 < first_play - joined < 2.0, (
+        joined,
+        first_play,
+    )  # the peer starts 1.5 s after the engine joins
+    # tempo: the session's, within a hundredth of a bpm, before and after the change
+    before = [
+        r for r in playing if r["session_bpm"] == pytest.approx(97.0) and r["t"] - t0 > first_play + 0.5
+    ]
+    after = [r for r in playing if r["session_bpm"] == pytest.approx(103.0)]
+    assert before and after
+    settled_after = [r for r in after if r["t"] - after[0]["t"] > 0.5]
+    for r in before + settled_after:
+        assert abs(r["engine_bpm"] - r["session_bpm"]) < 0.01, r
+    # beat: within a millisecond of the session's grid once settled
+    phases = np.array([r["phase_ms"] for r in before[5:] + settled_after])
+    print(f"Link: {len(phases)} readings, phase median {np.median(phases):.3f} ms, max |phase|"
+          f" {np.max(np.abs(phases)):.3f} ms; {data['nudges']} nudges, {data['locates']} locates,"
+          f" {data['retimes']} retimes")  # fmt: skip
+    assert np.max(np.abs(phases)) < 1.0, phases
