@@ -48,6 +48,9 @@ def test_play_runs_for_the_given_time_and_reports(jack_server):
         (["live", "--instrument", "kazoo", "--seconds", "1"], "no synth preset or file 'kazoo'"),
         (["live", "--seconds", "1"], "give --instrument"),
         (["play", str(SONG), "--send-track", "bass", "--seconds", "1"], "--send-track needs --midi-out"),
+        (["play", str(SONG), "--osc-port", "70000", "--seconds", "1"], "--osc-port must be in 0..65535"),
+        (["play", str(SONG), "--link", "--follow-clock", "--seconds", "1"], "follow one tempo source"),
+        (["play", str(SONG), "--link", "--link-quantum", "0", "--seconds", "1"], "--link-quantum must be"),
     ],
 )
 def test_bad_requests_are_refused_with_the_reason(jack_server, args, message):
@@ -156,3 +159,46 @@ def test_play_counts_bars_by_the_songs_time_signature(jack_server, tmp_path):
     assert r.returncode == 0, r.stderr
     first = next(ln for ln in r.stdout.splitlines() if ln.startswith(">"))
     assert first.split()[1].startswith("3.1."), first  # bar 3 of 3/4 starts at beat 6, not in bar 2 of 4/4
+
+
+def test_play_serves_osc_and_says_where(jack_server):
+    """`strum play --osc-port 0` prints the port it got; a query there is answered, a stop stops."""
+    import socket
+
+    from bridge.osc.server import build_message, parse_packet
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bridge.cli", "play", str(SONG), "--seconds", "8", "--osc-port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert proc.stderr is not None
+        port = None
+        deadline = time.monotonic() + 30
+        while port is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            m = re.search(r"OSC on udp 127\.0\.0\.1:(\d+)", line)
+            if m:
+                port = int(m.group(1))
+        assert port, "strum play names its OSC port"
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.settimeout(2.0)
+
+        def ask(address: str, *args) -> list:
+            sock.sendto(build_message(address, list(args)), ("127.0.0.1", port))
+            return parse_packet(sock.recvfrom(65536)[0])
+
+        assert ask("/transport/state") == [(None, "/transport/state", [1])]
+        sock.sendto(build_message("/transport/stop", []), ("127.0.0.1", port))
+        time.sleep(0.2)
+        assert ask("/transport/state") == [(None, "/transport/state", [0])]
+        assert ask("/track/bass/volume", "x")[0][1] == "/error"
+        sock.close()
+    finally:
+        proc.kill()
+        proc.wait(10)

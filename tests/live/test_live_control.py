@@ -269,6 +269,9 @@ def test_osc_on_the_engine_process_through_a_flood(jack_server, tmp_path: Path) 
         assert answers(got, "/mappings/save") == [[str(song), 1]]
         saved = load_song(song).mappings
         assert [(m.target, m.source, m.number, m.channel) for m in saved] == [("keys/pan", "cc", 21, 3)]
+        assert answers(peer.ask("/mappings/clear"), "/mappings/clear") == [[0]]
+        assert answers(peer.ask("/mappings"), "/mappings") == [[]]
+        assert len(load_song(song).mappings) == 1  # the file keeps them until saved
     finally:
         if peer is not None:
             peer.close()
