@@ -162,6 +162,10 @@ class Mapping:
         return f"{self.source}{number} {channel} -> {self.target}"
 
 
+# a mapping's fields in the order song files write them
+MAPPING_FIELDS = tuple(f.name for f in fields(Mapping))
+
+
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")

@@ -23,6 +23,7 @@ from engine.errors import SessionError
 from engine.mapping import (
     CURVES,
     DEFAULT_STEP,
+    MAPPING_FIELDS,
     MODES,
     NOTE_MODES,
     NUMBER_MAX,
@@ -75,20 +76,6 @@ V2_FIELDS = (
     "buses",
     "master",
     "mappings",
-)
-MAPPING_FIELDS = (
-    "target",
-    "source",
-    "number",
-    "channel",
-    "min_value",
-    "max_value",
-    "curve",
-    "invert",
-    "mode",
-    "step",
-    "takeover",
-    "note_mode",
 )
 # where an error of a mapping is shown: the first of these fields that its message names
 BLAME_ORDER = (

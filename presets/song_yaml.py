@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from engine.mapping import MAPPING_FIELDS
+
 __all__ = ["FLOW_WIDTH", "KEY_ORDER", "dump_song_yaml", "save_song"]
 
 FLOW_WIDTH = 100  # a mapping or list whose flow text is longer than this goes on several lines
@@ -73,20 +75,7 @@ KEY_ORDER: dict[str, tuple[str, ...]] = {
         "programs",
     ),
     "device": ("type", "preset", "max_voices", "params"),
-    "mapping": (
-        "target",
-        "source",
-        "number",
-        "channel",
-        "min_value",
-        "max_value",
-        "curve",
-        "invert",
-        "mode",
-        "step",
-        "takeover",
-        "note_mode",
-    ),
+    "mapping": MAPPING_FIELDS,
 }
 # which kind of mapping sits under a key (for lists: each item)
 _CHILD_KIND = {

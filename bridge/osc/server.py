@@ -36,7 +36,7 @@ from pythonosc.parsing import osc_types
 from bridge.osc.control import OscControl, OscError, osc_address_of
 from engine.control import ControlError
 
-__all__ = ["OscServer", "build_message", "parse_packet"]
+__all__ = ["OscServer", "build_message", "parse_packet", "take_frames"]
 
 MAX_PACKET = 65536
 MAX_SUBSCRIBERS = 16
@@ -70,6 +70,20 @@ def parse_packet(data: bytes) -> list[tuple[float | None, str, list[Any]]]:
         raise ValueError(f"malformed OSC packet ({len(data)} bytes): {exc}") from None
     head = data[:16]
     raise ValueError(f"not an OSC packet ({len(data)} bytes starting {head!r}): expected '/' or '#bundle'")
+
+
+def take_frames(buf: bytearray) -> list[bytes]:
+    """Remove the complete SLIP frames from the front of a stream buffer and return them (with their END
+    bytes, empty ones left out); an incomplete frame stays in ``buf``."""
+    frames: list[bytes] = []
+    while True:
+        end = buf.find(slip.END, 1 if buf[:1] == slip.END else 0)
+        if end < 0:
+            return frames
+        frame = bytes(buf[: end + 1])
+        del buf[: end + 1]
+        if frame.strip(slip.END):
+            frames.append(frame)
 
 
 def _check_bundle(data: bytes, depth: int) -> None:
@@ -340,18 +354,7 @@ class OscServer:
                 if not chunk:
                     return
                 buf += chunk
-                while True:
-                    end = buf.find(slip.END, 1 if buf[:1] == slip.END else 0)
-                    if end < 0:
-                        if len(buf) > MAX_PACKET * 2:
-                            buf.clear()
-                            self.errors += 1
-                            self._reply(reply, "/error", ["", f"SLIP frame longer than {MAX_PACKET} bytes"])
-                        break
-                    frame = bytes(buf[: end + 1])
-                    del buf[: end + 1]
-                    if frame.strip(slip.END) == b"":
-                        continue
+                for frame in take_frames(buf):
                     try:
                         data = slip.decode(frame)
                     except Exception:
@@ -359,6 +362,10 @@ class OscServer:
                         self._reply(reply, "/error", ["", "malformed SLIP frame (bad escape)"])
                         continue
                     self.handle_packet(data, key, reply)
+                if len(buf) > MAX_PACKET * 2:
+                    buf.clear()
+                    self.errors += 1
+                    self._reply(reply, "/error", ["", f"SLIP frame longer than {MAX_PACKET} bytes"])
         except OSError:
             return
         finally:

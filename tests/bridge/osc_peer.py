@@ -28,7 +28,7 @@ from pythonosc import slip
 from pythonosc.osc_bundle_builder import OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from bridge.osc.server import parse_packet
+from bridge.osc.server import parse_packet, take_frames
 
 
 def message(address: str, args: list) -> bytes:
@@ -94,7 +94,7 @@ class Peer:
             self._keep("udp", data)
 
     def _tcp_loop(self, conn: socket.socket) -> None:
-        buf = b""
+        buf = bytearray()
         while not self.stop:
             try:
                 chunk = conn.recv(65536)
@@ -105,13 +105,8 @@ class Peer:
             if not chunk:
                 return
             buf += chunk
-            while True:
-                end = buf.find(slip.END, 1 if buf[:1] == slip.END else 0)
-                if end < 0:
-                    break
-                frame, buf = buf[: end + 1], buf[end + 1 :]
-                if frame.strip(slip.END):
-                    self._keep("tcp", slip.decode(frame))
+            for frame in take_frames(buf):
+                self._keep("tcp", slip.decode(frame))
 
     def out(self, proto: str, data: bytes) -> None:
         if proto == "tcp-unframed":  # bytes straight onto the stream (bad SLIP)
