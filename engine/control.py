@@ -27,6 +27,7 @@ __all__ = [
     "STRIP_PARAMS",
     "ControlError",
     "ParamRef",
+    "check_path",
     "device_list",
     "param_paths",
     "resolve_param",
@@ -80,41 +81,58 @@ def _send(built: BuildResult, strip: str, bus: str) -> Send:
     return node
 
 
-def resolve_param(session: Session, built: BuildResult, path: str) -> ParamRef:
-    """The parameter a path names; :class:`ControlError` says what is wrong with one that names none."""
+def check_path(session: Session, path: str) -> tuple[str, str, str, Processor | None]:
+    """Split a path into (strip, head, name, device) after checking it against the session (no build
+    needed): ``head`` is a strip parameter with ``name`` empty, ``send`` with the bus in ``name``, or a
+    device's name with its parameter in ``name`` (then ``device`` is the processor). :class:`ControlError`
+    says what is wrong with a path that names nothing (``args[1]``: the reason without the path)."""
+
+    def fail(reason: str) -> ControlError:
+        return ControlError(f"parameter path {path!r}: {reason}", reason)
+
     if not isinstance(path, str) or "/" not in path:
-        raise ControlError(
-            f"parameter path {path!r}: expected STRIP/TARGET, e.g. bass/volume_db, bass/send/reverb,"
-            " bass/instrument/cutoff_hz or master/fx0/mix"
+        raise fail(
+            "expected STRIP/TARGET, e.g. bass/volume_db, bass/send/reverb, bass/instrument/cutoff_hz or"
+            " master/fx0/mix"
         )
-    strip_name, _, target = path.partition("/")
-    strip = built.strips.get(strip_name)
-    if strip is None:
-        raise ControlError(
-            f"parameter path {path!r}: no track or bus named {strip_name!r}"
-            f" (known: {', '.join(strip_names(session))})"
-        )
-    head, _, rest = target.partition("/")
-    if not rest:
+    strip, _, target = path.partition("/")
+    known = strip_names(session)
+    if strip not in known:
+        raise fail(f"no track or bus named {strip!r} (known: {', '.join(known)})")
+    head, _, name = target.partition("/")
+    if not name:
         if head not in STRIP_PARAMS:
-            raise ControlError(
-                f"parameter path {path!r}: a strip has {', '.join(STRIP_PARAMS)}, send/BUS,"
-                " instrument/NAME and fxK/NAME"
+            has = ", ".join(STRIP_PARAMS)
+            raise fail(
+                f"no strip parameter {head!r} (a strip has {has}, send/BUS, instrument/NAME and fxK/NAME)"
             )
-        return ParamRef(path, strip.param(head), strip, None)
+        return strip, head, "", None
     if head == "send":
-        return ParamRef(path, _send(built, strip_name, rest).level_db, strip, None)
-    devices = dict(device_list(session, strip_name))
+        sends = [s.bus for t in session.tracks if t.name == strip for s in t.sends]
+        if name not in sends:
+            raise fail(f"{strip!r} has no send to {name!r} (its sends: {', '.join(sends) or 'none'})")
+        return strip, head, name, None
+    devices = dict(device_list(session, strip))
     device = devices.get(head)
     if device is None:
-        raise ControlError(
-            f"parameter path {path!r}: {strip_name!r} has no device {head!r}"
-            f" (its devices: {', '.join(devices) or 'none'})"
-        )
+        raise fail(f"{strip!r} has no device {head!r} (its devices: {', '.join(devices) or 'none'})")
     try:
-        return ParamRef(path, device.param(rest), strip, device)
+        device.param(name)
     except KeyError as exc:
-        raise ControlError(f"parameter path {path!r}: {exc.args[0]}") from None
+        raise fail(str(exc.args[0])) from None
+    return strip, head, name, device
+
+
+def resolve_param(session: Session, built: BuildResult, path: str) -> ParamRef:
+    """The parameter a path names in a built session; :class:`ControlError` says what is wrong with one
+    that names none."""
+    strip_name, head, name, device = check_path(session, path)
+    strip = built.strips[strip_name]
+    if device is not None:
+        return ParamRef(path, device.param(name), strip, device)
+    if head == "send":
+        return ParamRef(path, _send(built, strip_name, name).level_db, strip, None)
+    return ParamRef(path, strip.param(head), strip, None)
 
 
 def param_paths(session: Session, built: BuildResult) -> list[str]:

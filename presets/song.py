@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from engine.audio_clips import AudioClipPlayer
-from engine.control import STRIP_PARAMS, device_list, strip_names
+from engine.control import ControlError, check_path
 from engine.errors import SessionError
 from engine.mapping import (
     CURVES,
@@ -189,31 +189,17 @@ def parse_song(text: str, file: str = "<song>") -> Session:
 def mapping_param(session: Session, path: str) -> Parameter:
     """The parameter that a mapping's target (a path of :mod:`engine.control`: ``bass/volume_db``,
     ``bass/send/room``, ``bass/instrument/cutoff_hz``, ``master/fx0/mix``) names in a session, without
-    building it; ValueError says what is wrong with a path that names nothing."""
-    strip, _, rest = path.partition("/")
-    known = strip_names(session)
-    if strip not in known:
-        raise ValueError(f"no track or bus named {strip!r} (known: {', '.join(known)})")
-    head, _, name = rest.partition("/")
-    if not name:
-        if head not in STRIP_PARAMS:
-            raise ValueError(
-                f"no strip parameter {head!r} (a strip has {', '.join(STRIP_PARAMS)}, send/BUS,"
-                " instrument/NAME and fxK/NAME)"
-            )
-        return ChannelStrip(2).param(head)
-    if head == "send":
-        sends = [s.bus for t in session.tracks if t.name == strip for s in t.sends]
-        if name not in sends:
-            raise ValueError(f"{strip!r} has no send to {name!r} (its sends: {', '.join(sends) or 'none'})")
-        return Send().level_db
-    devices = dict(device_list(session, strip))
-    if head not in devices:
-        raise ValueError(f"{strip!r} has no device {head!r} (its devices: {', '.join(devices) or 'none'})")
+    building it (a strip's or a send's parameter as every strip and send has it); ValueError says what is
+    wrong with a path that names nothing."""
     try:
-        return devices[head].param(name)
-    except KeyError as exc:
-        raise ValueError(str(exc.args[0])) from None
+        _, head, name, device = check_path(session, path)
+    except ControlError as exc:
+        raise ValueError(exc.args[1]) from None
+    if device is not None:
+        return device.param(name)
+    if head == "send":
+        return Send().level_db
+    return ChannelStrip(2).param(head)
 
 
 def _mapping(c: Checker, seq: MarkedList, i: int, session: Session) -> Mapping:
