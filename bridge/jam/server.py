@@ -1,0 +1,349 @@
+"""The jam server: rooms over WebSocket (the ``websockets`` package, asyncio).
+
+Per connection: the first message must be a ``hello`` with a token for the room (checked against the
+server's secret); then ops, pings and a bye. Every message is size-limited (by the WebSocket layer: a frame
+over :data:`bridge.jam.protocol.MAX_MESSAGE` closes the connection), parsed and checked; a bad one is
+answered with an ``error`` and changes nothing, and a client that keeps sending bad ones (``max_errors``)
+or exceeds its rate (``rate`` messages a second, ``burst`` at once) is dropped with the reason. Each
+client has a capped outbound queue: a client too slow to take what the room sends is dropped ("too_slow")
+rather than let the server's memory grow.
+
+Fan-out is batched: every ``tick_s`` (25 ms) each room sends the ops logged since the last tick as one
+``ops`` message to every member (encoded once). Acks and pongs go out at once. An op is written to the
+store (SQLite) before it is acked, so a server killed at any moment loses no op it acknowledged; rooms
+are compacted into snapshots when their log grows long.
+
+``GET /metrics`` on the same port answers in Prometheus' text format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import ssl as ssl_module
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+from bridge.jam.protocol import MAX_MESSAGE, ProtocolError, check_client_message, decode, encode
+from bridge.jam.room import Member, Room
+from bridge.jam.store import RoomStore
+from bridge.jam.tokens import check_token
+
+__all__ = ["JamServer"]
+
+
+@dataclass
+class _Conn:
+    ws: Any
+    queue: asyncio.Queue
+    room: Room | None = None
+    member: Member | None = None
+    tokens: float = 0.0
+    last: float = 0.0
+    errors: int = 0
+    dropped: str | None = None
+    writer: asyncio.Task | None = None
+    closing: asyncio.Task | None = None
+
+
+@dataclass
+class Metrics:
+    connections: int = 0
+    connections_total: int = 0
+    messages_in: int = 0
+    ops_logged: int = 0
+    ops_sent: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    fanout_seconds: float = 0.0
+    ticks: int = 0
+
+    def count(self, table: dict[str, int], key: str) -> None:
+        table[key] = table.get(key, 0) + 1
+
+
+class JamServer:
+    def __init__(
+        self,
+        secret: bytes,
+        store: RoomStore | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        tick_s: float = 0.025,
+        rate: float = 200.0,
+        burst: float = 400.0,
+        queue_limit: int = 4096,
+        max_errors: int = 20,
+        compact_over: int = 5000,
+        keep: int = 1000,
+        ssl: ssl_module.SSLContext | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.secret = secret
+        self.store = store
+        self.host = host
+        self.port = port
+        self.tick_s = tick_s
+        self.rate = rate
+        self.burst = burst
+        self.queue_limit = queue_limit
+        self.max_errors = max_errors
+        self.compact_over = compact_over
+        self.keep = keep
+        self.ssl = ssl
+        self.clock = clock
+        self.rooms: dict[str, Room] = {}
+        self.conns: dict[int, _Conn] = {}
+        self.metrics = Metrics()
+        self._server: Any = None
+        self._ticker: asyncio.Task | None = None
+
+    # -- life -------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        from websockets.asyncio.server import serve
+
+        self._server = await serve(
+            self._handle,
+            self.host,
+            self.port,
+            max_size=MAX_MESSAGE,
+            max_queue=64,
+            compression=None,
+            ssl=self.ssl,
+            process_request=self._http,
+            ping_interval=20,
+            ping_timeout=20,
+            close_timeout=1,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._ticker = asyncio.create_task(self._tick_loop())
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        self._flush_all()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for room in self.rooms.values():
+            if self.store is not None:
+                self.store.snapshot(room)
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.Future()
+        finally:
+            await self.stop()
+
+    # -- rooms ------------------------------------------------------------------------------------------
+    def room(self, name: str) -> Room:
+        room = self.rooms.get(name)
+        if room is None:
+            room = (self.store.load(name) if self.store is not None else None) or Room(name)
+            self.rooms[name] = room
+        return room
+
+    # -- connections ------------------------------------------------------------------------------------
+    async def _handle(self, ws: Any) -> None:
+        conn = _Conn(ws, asyncio.Queue(self.queue_limit), tokens=self.burst, last=time.monotonic())
+        self.conns[id(conn)] = conn
+        self.metrics.connections += 1
+        self.metrics.connections_total += 1
+        conn.writer = asyncio.create_task(self._write(conn))
+        try:
+            await self._read(conn)
+        except Exception as exc:  # the connection's own failure; the room goes on
+            self.metrics.count(self.metrics.errors, type(exc).__name__)
+        finally:
+            self.conns.pop(id(conn), None)
+            self.metrics.connections -= 1
+            if conn.room is not None and conn.member is not None:
+                conn.room.leave(conn.member.id)
+                self._broadcast(conn.room, encode(conn.room.presence()))
+            conn.writer.cancel()
+            with contextlib.suppress(Exception):
+                if conn.closing is not None:
+                    await conn.closing  # the reason goes out first
+                else:
+                    await ws.close()
+
+    def _send(self, conn: _Conn, msg: str | dict) -> None:
+        try:
+            conn.queue.put_nowait(msg)
+        except asyncio.QueueFull:
+            self._drop(conn, "too_slow", f"more than {self.queue_limit} messages waited for this client")
+
+    def _drop(self, conn: _Conn, code: str, why: str) -> None:
+        if conn.dropped is not None:
+            return
+        conn.dropped = code
+        self.metrics.count(self.metrics.dropped, code)
+        conn.closing = asyncio.get_running_loop().create_task(self._close(conn, code, why))
+
+    async def _close(self, conn: _Conn, code: str, why: str) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(conn.ws.send(encode({"type": "error", "code": code, "message": why})), 1.0)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(conn.ws.close(1008, f"{code}: {why}"[:120]), 1.0)
+        with contextlib.suppress(Exception):
+            conn.ws.transport.abort()  # a client that does not answer the close is cut off
+
+    async def _write(self, conn: _Conn) -> None:
+        while True:
+            msg = await conn.queue.get()
+            if isinstance(msg, dict):  # a pong: stamped as it leaves
+                msg["t2"] = self.clock()
+                msg = encode(msg)
+            try:
+                await conn.ws.send(msg)
+            except Exception:
+                return
+
+    def _error(self, conn: _Conn, exc: ProtocolError) -> None:
+        self.metrics.count(self.metrics.errors, exc.code)
+        conn.errors += 1
+        if conn.errors > self.max_errors:
+            self._drop(conn, exc.code, f"{conn.errors} bad messages; the last: {exc}")
+        else:
+            self._send(conn, encode({"type": "error", "code": exc.code, "message": str(exc)}))
+
+    def _allow(self, conn: _Conn) -> bool:
+        now = time.monotonic()
+        conn.tokens = min(self.burst, conn.tokens + (now - conn.last) * self.rate)
+        conn.last = now
+        if conn.tokens >= 1.0:
+            conn.tokens -= 1.0
+            return True
+        self._drop(conn, "rate_limited", f"more than {self.rate:g} messages a second")
+        return False
+
+    async def _read(self, conn: _Conn) -> None:
+        ws = conn.ws
+        try:
+            first = await asyncio.wait_for(ws.recv(), 10.0)
+        except (TimeoutError, Exception):
+            return
+        try:
+            hello = check_client_message(decode(first))
+            if hello["type"] != "hello":
+                raise ProtocolError("bad_message", "the first message must be a hello")
+            role = check_token(self.secret, hello["token"], hello["room"])
+        except ProtocolError as exc:
+            self.metrics.count(self.metrics.errors, exc.code)
+            self._drop(conn, exc.code, str(exc))
+            await asyncio.sleep(0.2)
+            return
+        room = self.room(hello["room"])
+        member, welcome = room.join(hello["client"], hello["name"], role, hello.get("last_seq"), self.clock())
+        conn.room, conn.member = room, member
+        self._send(conn, encode(welcome))
+        self._broadcast(room, encode(room.presence()))
+        async for raw in ws:
+            if conn.dropped is not None:
+                break
+            self.metrics.messages_in += 1
+            if not self._allow(conn):
+                break
+            t1 = self.clock()
+            try:
+                msg = check_client_message(decode(raw))
+                kind = msg["type"]
+                if kind == "op":
+                    entry, ack = room.submit(member.id, msg["id"], msg["op"], t1)
+                    if entry is not None:
+                        self.metrics.ops_logged += 1
+                        if self.store is not None:
+                            self.store.append(room.name, [entry])  # on disk before it is acked
+                    self._send(conn, encode(ack))
+                elif kind == "ping":
+                    rtt = msg.get("rtt_ms")
+                    if isinstance(rtt, (int, float)):
+                        room.measured(member.id, float(rtt))
+                    self._send(conn, {"type": "pong", "t0": msg["t0"], "t1": t1})
+                elif kind == "bye":
+                    break
+                else:
+                    raise ProtocolError("bad_message", "hello was already said")
+            except ProtocolError as exc:
+                self._error(conn, exc)
+
+    def _broadcast(self, room: Room, text: str) -> None:
+        for conn in list(self.conns.values()):
+            if conn.room is room and conn.dropped is None:
+                self._send(conn, text)
+
+    # -- ticks ------------------------------------------------------------------------------------------
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_s)
+            t0 = time.perf_counter()
+            self._flush_all()
+            self.metrics.fanout_seconds += time.perf_counter() - t0
+            self.metrics.ticks += 1
+
+    def _flush_all(self) -> None:
+        members: dict[int, list[_Conn]] = {}
+        for conn in self.conns.values():
+            if conn.room is not None and conn.dropped is None:
+                members.setdefault(id(conn.room), []).append(conn)
+        for room in self.rooms.values():
+            fresh = room.take_fresh()
+            if not fresh:
+                continue
+            text = encode({"type": "ops", "ops": fresh})
+            for conn in members.get(id(room), []):
+                self._send(conn, text)
+                self.metrics.ops_sent += len(fresh)
+            if len(room.log) > self.compact_over + self.keep:
+                room.compact(self.keep)
+                if self.store is not None:
+                    self.store.snapshot(room)
+
+    # -- HTTP: metrics -------------------------------------------------------------------------------------
+    def _http(self, connection: Any, request: Any) -> Any:
+        if request.path == "/metrics":
+            return connection.respond(HTTPStatus.OK, self.metrics_text())
+        return None
+
+    def metrics_text(self) -> str:
+        m = self.metrics
+        lines = [
+            "# HELP strum_jam_connections Open WebSocket connections.",
+            "# TYPE strum_jam_connections gauge",
+            f"strum_jam_connections {m.connections}",
+            "# TYPE strum_jam_connections_total counter",
+            f"strum_jam_connections_total {m.connections_total}",
+            "# TYPE strum_jam_rooms gauge",
+            f"strum_jam_rooms {len(self.rooms)}",
+            "# TYPE strum_jam_members gauge",
+            f"strum_jam_members {sum(len(r.members) for r in self.rooms.values())}",
+            "# TYPE strum_jam_messages_in_total counter",
+            f"strum_jam_messages_in_total {m.messages_in}",
+            "# TYPE strum_jam_ops_logged_total counter",
+            f"strum_jam_ops_logged_total {m.ops_logged}",
+            "# TYPE strum_jam_ops_sent_total counter",
+            f"strum_jam_ops_sent_total {m.ops_sent}",
+            "# TYPE strum_jam_fanout_seconds_total counter",
+            f"strum_jam_fanout_seconds_total {m.fanout_seconds:.6f}",
+            "# TYPE strum_jam_errors_total counter",
+        ]
+        lines += [f'strum_jam_errors_total{{code="{k}"}} {v}' for k, v in sorted(m.errors.items())]
+        lines.append("# TYPE strum_jam_dropped_total counter")
+        lines += [f'strum_jam_dropped_total{{reason="{k}"}} {v}' for k, v in sorted(m.dropped.items())]
+        lines.append("# TYPE strum_jam_queue_depth gauge")
+        depth = max((c.queue.qsize() for c in self.conns.values()), default=0)
+        lines.append(f"strum_jam_queue_depth {depth}")
+        return "\n".join(lines) + "\n"
+
+    def describe(self) -> str:
+        return json.dumps(
+            {"rooms": {n: {"seq": r.seq, "members": len(r.members)} for n, r in self.rooms.items()}}
+        )
