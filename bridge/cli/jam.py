@@ -1,6 +1,7 @@
 """``strum jam``: serve jam rooms, make room tokens, and join a room with an engine.
 
-    strum jam serve [--host 127.0.0.1] [--port 8765] [--db rooms.db] [--secret-file FILE] [--cert C --key K]
+    strum jam serve [--host 127.0.0.1] [--port 8765] [--db rooms.db] [--secret-file FILE] [--redis URL]
+                    [--cert C --key K]
     strum jam token ROOM [--role host|player|listener] [--hours H] [--secret-file FILE]
     strum jam join ws://HOST:PORT/ROOM --name NAME --token T [--song SONG] [--seconds S] [-o OUT.wav]
 
@@ -34,6 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--port", type=int, default=8765)
     s.add_argument("--db", default="jam-rooms.db", help="SQLite file of the rooms (default jam-rooms.db)")
     s.add_argument("--secret-file", default=str(DEFAULT_SECRET))
+    s.add_argument(
+        "--redis", metavar="URL", help="share rooms with other servers through this Redis (redis://host:port)"
+    )
     s.add_argument("--cert", help="TLS certificate (PEM): serve wss://")
     s.add_argument("--key", help="TLS private key (PEM)")
     t = sub.add_parser("token", help="make a signed token for a room and role")
@@ -97,7 +101,11 @@ def _serve(args: argparse.Namespace) -> int:
         store = RoomStore(args.db)
     except Exception as exc:
         raise CliError(f"cannot open the room store {args.db}: {exc}", 2) from None
-    server = JamServer(_secret(args.secret_file, create=True), store, args.host, args.port, ssl=context)
+    if args.redis is not None and not args.redis.startswith(("redis://", "rediss://", "unix://")):
+        raise CliError(f"--redis takes redis://HOST:PORT, got {args.redis!r}", 2)
+    server = JamServer(
+        _secret(args.secret_file, create=True), store, args.host, args.port, ssl=context, redis_url=args.redis
+    )
 
     async def main() -> None:
         await server.start()
@@ -111,6 +119,8 @@ def _serve(args: argparse.Namespace) -> int:
         pass
     except OSError as exc:
         raise CliError(f"cannot serve on {args.host}:{args.port}: {exc}", 1) from None
+    except Exception as exc:  # Redis unreachable, and the like
+        raise CliError(f"cannot serve: {type(exc).__name__}: {exc}", 1) from None
     finally:
         store.close()
     return 0

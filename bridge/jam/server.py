@@ -48,6 +48,7 @@ class _Conn:
     dropped: str | None = None
     writer: asyncio.Task | None = None
     closing: asyncio.Task | None = None
+    held: list[str] | None = None
 
 
 @dataclass
@@ -83,6 +84,7 @@ class JamServer:
         keep: int = 1000,
         ssl: ssl_module.SSLContext | None = None,
         clock: Callable[[], float] = time.time,
+        redis_url: str | None = None,
     ) -> None:
         self.secret = secret
         self.store = store
@@ -102,6 +104,13 @@ class JamServer:
         self.metrics = Metrics()
         self._server: Any = None
         self._ticker: asyncio.Task | None = None
+        self.redis_url = redis_url
+        self.bus: Any = None  # a bridge.jam.cluster.RedisBus when rooms are shared with other servers
+        self._remote_members: dict[tuple[str, str], tuple[str, str]] = {}  # (server, conn) -> (room, member)
+        self._edge_conns: dict[str, dict[str, _Conn]] = {}  # room -> conn key -> conn, relayed to the owner
+        self._by_key: dict[str, _Conn] = {}
+        self._outbox: asyncio.Queue | None = None
+        self._publisher: asyncio.Task | None = None
 
     # -- life -------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -121,6 +130,14 @@ class JamServer:
             close_timeout=1,
         )
         self.port = self._server.sockets[0].getsockname()[1]
+        if self.redis_url is not None:
+            from bridge.jam.cluster import RedisBus
+
+            self.bus = RedisBus(self.redis_url)
+            await self.bus.start()
+            await self.bus.subscribe(self.bus.server_channel(), self._edge_reply)
+            self._outbox = asyncio.Queue()
+            self._publisher = asyncio.create_task(self._publish_loop())
         self._ticker = asyncio.create_task(self._tick_loop())
 
     async def stop(self) -> None:
@@ -132,6 +149,13 @@ class JamServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        if self.bus is not None:
+            if self._outbox is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._outbox.join(), 2.0)
+            if self._publisher is not None:
+                self._publisher.cancel()
+            await self.bus.stop()
         for room in self.rooms.values():
             if self.store is not None:
                 self.store.snapshot(room)
@@ -241,6 +265,12 @@ class JamServer:
             self._drop(conn, exc.code, str(exc))
             await asyncio.sleep(0.2)
             return
+        if self.bus is not None:
+            owner = await self.bus.claim(hello["room"])
+            if owner != self.bus.id:
+                await self._edge(conn, hello, role)
+                return
+            await self.bus.subscribe(self.bus.inbox(hello["room"]), self._owner_inbox(hello["room"]))
         room = self.room(hello["room"])
         member, welcome = room.join(hello["client"], hello["name"], role, hello.get("last_seq"), self.clock())
         conn.room, conn.member = room, member
@@ -255,30 +285,153 @@ class JamServer:
             t1 = self.clock()
             try:
                 msg = check_client_message(decode(raw))
-                kind = msg["type"]
-                if kind == "op":
-                    entry, ack = room.submit(member.id, msg["id"], msg["op"], t1)
-                    if entry is not None:
-                        self.metrics.ops_logged += 1
-                        if self.store is not None:
-                            self.store.append(room.name, [entry])  # on disk before it is acked
-                    self._send(conn, encode(ack))
-                elif kind == "ping":
-                    rtt = msg.get("rtt_ms")
-                    if isinstance(rtt, (int, float)):
-                        room.measured(member.id, float(rtt))
-                    self._send(conn, {"type": "pong", "t0": msg["t0"], "t1": t1})
-                elif kind == "bye":
+                if msg["type"] == "bye":
                     break
-                else:
-                    raise ProtocolError("bad_message", "hello was already said")
+                for reply in self._member_message(room, member, msg, t1):
+                    self._send(conn, reply)
             except ProtocolError as exc:
                 self._error(conn, exc)
+
+    def _member_message(self, room: Room, member: Member, msg: dict[str, Any], t1: float) -> list[str | dict]:
+        """A member's checked message (not hello, not bye); returns the replies for that member (a pong
+        as a dict, stamped as it leaves). ProtocolError for a message refused."""
+        kind = msg["type"]
+        if kind == "op":
+            entry, ack = room.submit(member.id, msg["id"], msg["op"], t1)
+            if entry is not None:
+                self.metrics.ops_logged += 1
+                if self.store is not None:
+                    self.store.append(room.name, [entry])  # on disk before it is acked
+            return [encode(ack)]
+        if kind == "ping":
+            rtt = msg.get("rtt_ms")
+            if isinstance(rtt, (int, float)):
+                room.measured(member.id, float(rtt))
+            return [{"type": "pong", "t0": msg["t0"], "t1": t1}]
+        raise ProtocolError("bad_message", "hello was already said")
+
+    # -- several servers: the owner's side ------------------------------------------------------------
+    def _owner_inbox(self, name: str) -> Callable[[str], Any]:
+        async def handle(data: str) -> None:
+            d = json.loads(data)
+            server, cid = d["server"], d["conn"]
+            key = (server, cid)
+            room = self.room(name)
+            out = self.bus.server_channel(server)
+            t1 = self.clock()
+
+            async def reply(msg: str | dict) -> None:
+                if isinstance(msg, dict):
+                    msg["t2"] = self.clock()
+                    msg = encode(msg)
+                await self.bus.publish(out, {"conn": cid, "text": msg})
+
+            kind = d["kind"]
+            try:
+                if kind == "join":
+                    h = d["hello"]
+                    member, welcome = room.join(h["client"], h["name"], d["role"], h.get("last_seq"), t1)
+                    self._remote_members[key] = (name, member.id)
+                    await reply(encode(welcome))
+                    self._broadcast(room, encode(room.presence()))
+                elif kind == "leave":
+                    got = self._remote_members.pop(key, None)
+                    if got is not None:
+                        room.leave(got[1])
+                        self._broadcast(room, encode(room.presence()))
+                elif kind == "msg":
+                    got = self._remote_members.get(key)
+                    if got is None or got[1] not in room.members:
+                        raise ProtocolError("bad_message", "not a member of this room (join again)")
+                    for r in self._member_message(room, room.members[got[1]], d["msg"], t1):
+                        await reply(r)
+            except ProtocolError as exc:
+                self.metrics.count(self.metrics.errors, exc.code)
+                await reply(encode({"type": "error", "code": exc.code, "message": str(exc)}))
+
+        return handle
+
+    async def _publish_loop(self) -> None:
+        assert self._outbox is not None
+        while True:
+            channel, text = await self._outbox.get()
+            try:
+                await self.bus.publish(channel, text)
+            except Exception:
+                self.metrics.count(self.metrics.errors, "redis")
+            finally:
+                self._outbox.task_done()
+
+    # -- several servers: an edge's side --------------------------------------------------------------
+    async def _edge(self, conn: _Conn, hello: dict[str, Any], role: str) -> None:
+        """Relay a member of a room another server owns: its messages to the owner, the room to it."""
+        name = hello["room"]
+        key = f"{id(conn)}"
+        conns = self._edge_conns.setdefault(name, {})
+        conns[key] = conn
+        self._by_key[key] = conn
+        conn.held = []  # the room's traffic for it, held until its welcome has gone out
+        channel = self.bus.room_channel(name)
+        await self.bus.subscribe(channel, self._edge_room(name))
+        inbox = self.bus.inbox(name)
+        me = {"server": self.bus.id, "conn": key}
+        h = {"client": hello["client"], "name": hello["name"], "last_seq": hello.get("last_seq")}
+        try:
+            await self.bus.publish(inbox, {**me, "kind": "join", "hello": h, "role": role})
+            async for raw in conn.ws:
+                if conn.dropped is not None:
+                    break
+                self.metrics.messages_in += 1
+                if not self._allow(conn):
+                    break
+                try:
+                    msg = check_client_message(decode(raw))
+                except ProtocolError as exc:
+                    self._error(conn, exc)
+                    continue
+                if msg["type"] == "bye":
+                    break
+                if msg["type"] == "hello":
+                    self._error(conn, ProtocolError("bad_message", "hello was already said"))
+                    continue
+                await self.bus.publish(inbox, {**me, "kind": "msg", "msg": msg})
+        finally:
+            with contextlib.suppress(Exception):
+                await self.bus.publish(inbox, {**me, "kind": "leave"})
+            conns.pop(key, None)
+            self._by_key.pop(key, None)
+            if not conns:
+                self._edge_conns.pop(name, None)
+                await self.bus.unsubscribe(channel)
+
+    def _edge_room(self, name: str) -> Callable[[str], None]:
+        def forward(text: str) -> None:
+            for conn in list(self._edge_conns.get(name, {}).values()):
+                if conn.held is not None:
+                    conn.held.append(text)
+                else:
+                    self._send(conn, text)
+
+        return forward
+
+    def _edge_reply(self, data: str) -> None:
+        d = json.loads(data)
+        conn = self._by_key.get(d["conn"])
+        if conn is None:
+            return
+        text = d["text"]
+        self._send(conn, text)
+        if conn.held is not None and text.startswith('{"type":"welcome"'):
+            held, conn.held = conn.held, None
+            for t in held:
+                self._send(conn, t)
 
     def _broadcast(self, room: Room, text: str) -> None:
         for conn in list(self.conns.values()):
             if conn.room is room and conn.dropped is None:
                 self._send(conn, text)
+        if self._outbox is not None and room.name in self.bus.owned:
+            self._outbox.put_nowait((self.bus.room_channel(room.name), text))
 
     # -- ticks ------------------------------------------------------------------------------------------
     async def _tick_loop(self) -> None:
@@ -302,6 +455,8 @@ class JamServer:
             for conn in members.get(id(room), []):
                 self._send(conn, text)
                 self.metrics.ops_sent += len(fresh)
+            if self._outbox is not None and room.name in self.bus.owned:
+                self._outbox.put_nowait((self.bus.room_channel(room.name), text))
             if len(room.log) > self.compact_over + self.keep:
                 room.compact(self.keep)
                 if self.store is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -141,12 +142,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(tmp_path: Path, port: int) -> subprocess.Popen:
+def _serve(tmp_path: Path, port: int, redis: str | None = None) -> subprocess.Popen:
     secret = tmp_path / "secret"
     secret.write_text(SECRET.decode())
+    extra = ["--redis", redis] if redis else []
     proc = subprocess.Popen(
         [sys.executable, "-m", "bridge.cli", "jam", "serve", "--port", str(port),
-         "--db", str(tmp_path / "rooms.db"), "--secret-file", str(secret)],
+         "--db", str(tmp_path / f"rooms-{port}.db"), "--secret-file", str(secret), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -407,3 +409,78 @@ def test_strum_jam_join_records_and_renders_what_the_room_played(tmp_path: Path)
         capture_output=True, text=True, cwd=ROOT,
     )  # fmt: skip
     assert bad.returncode == 2 and "expected ws://HOST:PORT/ROOM" in bad.stderr
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path):
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.fail("redis-server is not installed (scripts/test installs it with scripts/setup.sh)")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail("redis-server did not start")
+        time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_members_joining_through_two_server_processes_share_one_room(
+    tmp_path: Path, redis_server: str
+) -> None:
+    ports = [_free_port(), _free_port()]
+    servers = [_serve(tmp_path, p, redis_server) for p in ports]
+
+    async def main():
+        a = JamClient(f"ws://127.0.0.1:{ports[0]}", "r", "a", token("r", "host"))
+        await a.start()  # the first server takes the room
+        b = JamClient(f"ws://127.0.0.1:{ports[1]}", "r", "b", token("r", "player"))
+        c = JamClient(f"ws://127.0.0.1:{ports[1]}", "r", "c", token("r", "player"))
+        await b.start()  # through the second server
+        await c.start()
+        await a.send({"kind": "transport", "action": "play"})
+        for k in range(10):
+            await a.send({"kind": "param", "path": "keys/pan", "value": k / 10})
+            await b.send({"kind": "note", "track": "keys", "beat": float(k), "pitch": 60 + k, "velocity": 90,
+                          "length": 0.5})  # fmt: skip
+            await c.send({"kind": "chat", "text": f"c{k}"})
+        for x in (a, b, c):
+            await x.wait_acked()
+        for x in (a, b, c):
+            await x.wait_seq(31)
+        await b.drop_connection()  # resume through the second server too
+        await a.send({"kind": "chat", "text": "after"})
+        await a.wait_acked()
+        await b.wait_joined()
+        await b.wait_seq(32)
+        offsets = [x.clock_estimate.rtt for x in (a, b, c)]
+        for x in (a, b, c):
+            await x.close()
+        return a, b, c, offsets
+
+    try:
+        a, b, c, rtts = run(main())
+    finally:
+        for s in servers:
+            s.terminate()
+            s.wait(10)
+    for x in (a, b, c):
+        assert [e["seq"] for e in x.entries] == list(range(1, 33))
+    assert a.room.state == b.room.state == c.room.state
+    assert [e["from"] for e in a.entries].count("b") == 10 and [e["from"] for e in b.entries].count("a") == 12
+    assert all(r is not None and r < 0.1 for r in rtts)
