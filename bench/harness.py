@@ -43,6 +43,11 @@ BENCHMARKS = {
         "bench.sampler",
         "GM MIDI files through the sampler vs FluidSynth: speed, onsets, spectra, memory",
     ),
+    "jam": (
+        "bench.jam",
+        "jam server on loopback: relay latency and losses (100 in a room, 1,000 in rooms of 4), clock"
+        " offset error, memory per idle client",
+    ),
 }
 
 

@@ -43,8 +43,10 @@ class JamClient:
         ping_interval: float = 1.0,
         reconnect: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        ssl: Any = None,
     ) -> None:
         self.url = url.rstrip("/")
+        self.ssl = ssl  # an ssl.SSLContext for wss:// (default: the system's trust store)
         self.room_name = room
         self.token = token
         self.room = ClientRoom(client_id or f"c{uuid.uuid4().hex[:12]}", name)
@@ -107,7 +109,9 @@ class JamClient:
         backoff = 0.05
         while not self._closing:
             try:
-                async with connect(f"{self.url}/{self.room_name}", max_size=2**24, compression=None) as ws:
+                extra = {"ssl": self.ssl} if self.ssl is not None else {}
+                target = f"{self.url}/{self.room_name}"
+                async with connect(target, max_size=2**24, compression=None, **extra) as ws:
                     self._ws = ws
                     self.connects += 1
                     await ws.send(encode(self.room.hello(self.room_name, self.token)))

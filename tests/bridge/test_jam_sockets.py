@@ -484,3 +484,83 @@ def test_members_joining_through_two_server_processes_share_one_room(
     assert a.room.state == b.room.state == c.room.state
     assert [e["from"] for e in a.entries].count("b") == 10 and [e["from"] for e in b.entries].count("a") == 12
     assert all(r is not None and r < 0.1 for r in rtts)
+
+
+def test_tls_when_given_a_certificate(tmp_path: Path) -> None:
+    import ssl
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    client_ctx = ssl.create_default_context(cafile=str(cert))
+
+    async def main():
+        srv = await server(ssl=server_ctx)
+        a = JamClient(f"wss://127.0.0.1:{srv.port}", "r", "a", token("r", "host"), ssl=client_ctx)
+        await a.start()
+        await a.send({"kind": "chat", "text": "over TLS"})
+        await a.wait_acked()
+        await a.wait_seq(1)
+        plain = JamClient(f"ws://127.0.0.1:{srv.port}", "r", "p", token("r", "host"), reconnect=False)
+        with pytest.raises((TimeoutError, OSError, Exception)):
+            await plain.start(3)
+        await plain.close()
+        await a.close()
+        await srv.stop()
+        return a
+
+    a = run(main())
+    assert a.entries[0]["op"]["text"] == "over TLS"
+
+
+def test_a_client_too_slow_for_the_room_is_dropped_not_buffered_without_bound() -> None:
+    async def main():
+        srv = await server(queue_limit=8)
+        a = JamClient(f"ws://127.0.0.1:{srv.port}", "r", "a", token("r", "host"))
+        await a.start()
+        conn = next(c for c in srv.conns.values() if c.member is not None)
+        conn.writer.cancel()  # this client stops taking what the room sends
+        for k in range(40):
+            await a.send({"kind": "chat", "text": f"m{k}"})
+            await asyncio.sleep(0.03)  # one fan-out tick each
+        await asyncio.sleep(0.2)
+        dropped = conn.dropped
+        depth = conn.queue.qsize()
+        metrics = srv.metrics_text()
+        await a.close()
+        await srv.stop()
+        return dropped, depth, metrics
+
+    dropped, depth, metrics = run(main())
+    assert dropped == "too_slow" and depth <= 8
+    assert 'strum_jam_dropped_total{reason="too_slow"} 1' in metrics
+
+
+def test_a_long_log_is_compacted_into_a_snapshot(tmp_path: Path) -> None:
+    async def main():
+        srv = await server(tmp_path, compact_over=10, keep=5)
+        a = JamClient(f"ws://127.0.0.1:{srv.port}", "r", "a", token("r", "host"))
+        await a.start()
+        for k in range(40):
+            await a.send({"kind": "param", "path": "keys/pan", "value": k / 40})
+        await a.wait_acked()
+        await a.wait_seq(40)
+        await asyncio.sleep(0.1)
+        late = JamClient(f"ws://127.0.0.1:{srv.port}", "r", "late", token("r", "player"))
+        await late.start()
+        room = srv.rooms["r"]
+        for c in (a, late):
+            await c.close()
+        await srv.stop()
+        return room, late
+
+    room, late = run(main())
+    assert len(room.log) <= 15 and room.base_seq >= 25
+    assert late.room.seq == 40 and late.room.state["params"]["keys/pan"] == pytest.approx(39 / 40)
+    again = RoomStore(tmp_path / "rooms.db").load("r")
+    assert again is not None and again.seq == 40 and again.state == room.state
