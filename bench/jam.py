@@ -56,7 +56,7 @@ def _raise_open_files(needed: int) -> None:
         )
 
 
-# -- the server's process ----------------------------------------------------------------------------------
+# -- the server's process ------------------------------------------------------------------------------------
 def _server_main(secret: bytes, db: str, pipe: Any) -> None:
     _raise_open_files(8192)
     try:
@@ -122,7 +122,7 @@ class _Tally:
             if sender != self.me:
                 self.lat.append((now - e["op"]["value"]) * 1000.0)
         self.got += len(entries)
-        self.client.entries.clear()  # counted above; a minute of a busy room kept whole would not fit in memory
+        self.client.entries.clear()  # counted above: a minute of a busy room kept whole would not fit
 
 
 def _clock_error_ms(c: Any) -> tuple[float, float]:
@@ -231,7 +231,7 @@ async def _work(spec: dict[str, Any], pipe: Any) -> None:
     await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
 
 
-# -- the bench's process ---------------------------------------------------------------------------------------
+# -- the bench's process -------------------------------------------------------------------------------------
 def _recv(pipe: Any, proc: Any, timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while not pipe.poll(0.2):
@@ -365,7 +365,7 @@ def _phase(label: str, clients: list[tuple[str, str]], rate: float, seconds: flo
     }  # fmt: skip
 
 
-# -- the table -------------------------------------------------------------------------------------------------
+# -- the table -----------------------------------------------------------------------------------------------
 def _row(name: str, value: float, unit: str, note: str, **extra: Any) -> dict[str, Any]:
     return {"name": name, "value": float(value), "unit": unit, "note": note, "ratio": False, **extra}
 

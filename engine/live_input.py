@@ -53,6 +53,8 @@ class LiveMidi:
         self.panic_pending = False
         self.clock_sync: Any = None  # an engine.clock_sync.ClockSync that takes clock messages, or None
         self.mapper: Any = None  # an engine.mapping.MidiMapper that takes mapped controls, or None
+        # notes played on the inputs, copied for the control side (a jam room hears them), or None
+        self.tap: SPSCQueue[tuple[int, int, int, float]] | None = None
         # audio-side statistics (read by the control side)
         self.received = 0
         self.placed = 0
@@ -118,6 +120,9 @@ class LiveMidi:
         if kind == NOTE_ON and d2 == 0:
             st = NOTE_OFF | (st & 0x0F)
             d2 = 64
+        tap = self.tap
+        if tap is not None and (kind == NOTE_ON or kind == NOTE_OFF):
+            tap.try_push((st, d1, d2, arrival))
         self._insert(arrival + self.latency_s, arrival, st, d1, d2)
 
     def collect(self, now: float, block_time: float, frames: int) -> None:

@@ -52,6 +52,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     j.add_argument("--song", help="the song whose tracks play the room's notes")
     j.add_argument("--seconds", type=float, default=30.0)
     j.add_argument("-o", "--output", help="render what the room played to this WAV")
+    j.add_argument("--live", action="store_true", help="play the room live through the audio device")
+    j.add_argument("--device", help="audio output for --live (default: JACK, if on)")
+    j.add_argument(
+        "--midi-in",
+        action="append",
+        metavar="PORT",
+        help="controller for --live (default: a port of our own, strum:midi_in); it plays --arm on channel 1",
+    )
+    j.add_argument("--arm", metavar="TRACK", help="the track your controller plays (default: the first)")
 
 
 def _secret(path: str, create: bool) -> bytes:
@@ -137,6 +146,9 @@ def _join(args: argparse.Namespace) -> int:
     if not args.seconds > 0:
         raise CliError(f"--seconds must be positive, got {args.seconds}", 2)
 
+    if args.live:
+        return _join_live(args, url, room)
+
     async def main() -> JamClient:
         client = JamClient(url, room, args.name, args.token)
         await client.start()
@@ -153,16 +165,14 @@ def _join(args: argparse.Namespace) -> int:
         raise CliError(f"the room refused the join: {exc}", 2) from None
     except (OSError, TimeoutError) as exc:
         raise CliError(f"cannot reach {url}: {exc}", 1) from None
-    notes = sum(1 for e in client.entries if e["op"]["kind"] == "note")
+    notes = sum(1 for e in client.entries if e["op"]["kind"] in ("note", "note_on"))
     print(f"strum jam: {len(client.entries)} ops ({notes} notes) from the room", file=sys.stderr)
     if args.output:
         _render(args, client)
     return 0
 
 
-def _render(args: argparse.Namespace, client) -> None:
-    from bridge.jam.player import apply_params, apply_room
-    from engine.render import WavSink, render
+def _session(args: argparse.Namespace, tracks: set[str]):
     from engine.session import Session, TrackSpec
     from instruments.synth_presets import load_synth_preset
 
@@ -171,12 +181,74 @@ def _render(args: argparse.Namespace, client) -> None:
         from presets.song import load_song
 
         try:
-            session = load_song(args.song)
+            return load_song(args.song)
         except SongFileError as exc:
             raise CliError(str(exc), 2) from None
-    else:
-        tracks = {e["op"]["track"] for e in client.entries if e["op"]["kind"] == "note"}
-        session = Session(tracks=[TrackSpec(t, load_synth_preset("keys")) for t in sorted(tracks)])
+    return Session(tracks=[TrackSpec(t, load_synth_preset("keys")) for t in sorted(tracks or {"keys"})])
+
+
+def _join_live(args: argparse.Namespace, url: str, room: str) -> int:
+    import asyncio
+
+    from bridge.jam.client import JamClient, JoinError
+    from bridge.jam.live import JamLive, arm_all
+    from engine.errors import SessionError
+    from engine.live import AudioDeviceError, LiveEngine, choose_device
+    from engine.live_input import LiveMidi
+    from engine.midi_io import MidiInput, MidiPortError
+
+    session = _session(args, set())
+    arm = args.arm or (session.tracks[0].name if session.tracks else None)
+    if arm is None or arm not in {t.name for t in session.tracks}:
+        raise CliError(f"no track {arm!r} to play from the controller", 2)
+    try:
+        dev = choose_device(args.device)
+        live = LiveMidi(dev.sample_rate)
+        channels = arm_all(session, arm)
+        built = session.build(dev.sample_rate, dev.blocksize, live=live, live_tracks=dict(channels))
+        client_name = os.environ.get("STRUM_CLIENT_NAME", "strum")
+        live.set_inputs([MidiInput(p, "auto", client_name) for p in (args.midi_in or ["virtual:midi_in"])])
+        le = LiveEngine(built.engine, dev, live=live, client_name=client_name)
+    except (AudioDeviceError, MidiPortError, SessionError) as exc:
+        raise CliError(str(exc), 2) from None
+
+    async def main() -> JamLive:
+        client = JamClient(url, room, args.name, args.token)
+        jam = JamLive(le, session, built, channels, client, arm)
+        await client.start()
+        le.start()
+        jam.start()
+        print(
+            f"strum jam: playing {room} live on {dev.name} as {client.room.me.get('role')}", file=sys.stderr
+        )
+        forward = asyncio.create_task(jam.forward())
+        try:
+            await asyncio.sleep(args.seconds)
+        finally:
+            forward.cancel()
+            jam.stop()
+            le.stop()
+            await client.close()
+        return jam
+
+    try:
+        jam = asyncio.run(main())
+    except JoinError as exc:
+        raise CliError(f"the room refused the join: {exc}", 2) from None
+    except (OSError, TimeoutError) as exc:
+        raise CliError(f"cannot reach {url}: {exc}", 1) from None
+    stats = le.stats()
+    print(f"strum jam: {jam.scheduled} notes from the room played, {jam.sent} sent; {stats.callbacks} blocks,"
+          f" {stats.xruns} xruns", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def _render(args: argparse.Namespace, client) -> None:
+    from bridge.jam.player import apply_params, apply_room
+    from engine.render import WavSink, render
+
+    tracks = {e["op"]["track"] for e in client.entries if e["op"]["kind"] in ("note", "note_on")}
+    session = _session(args, tracks)
     missing = apply_room(session, client.room.state, client.entries, client.room.me.get("name"))
     if missing:
         print(f"strum jam: no track for {', '.join(missing)} in the song: left out", file=sys.stderr)

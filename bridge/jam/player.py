@@ -28,12 +28,33 @@ def note_clips(
 ) -> dict[str, Clip]:
     """Every note op as one clip per track (notes at their beats, shifted as :func:`shift_beats` says)."""
     per_track: dict[str, list[Note]] = {}
+    held: dict[tuple[str, str, int], tuple[float, int]] = {}  # (member, track, pitch) -> (beat, velocity)
     for e in entries:
         op = e["op"]
-        if op["kind"] != "note":
+        kind = op["kind"]
+        if kind not in ("note", "note_on", "note_off"):
             continue
         beat = op["beat"] + shift_beats(state, e, me)
-        per_track.setdefault(op["track"], []).append(Note(op["pitch"], beat, op["length"], op["velocity"]))
+        if kind == "note":
+            per_track.setdefault(op["track"], []).append(
+                Note(op["pitch"], beat, op["length"], op["velocity"])
+            )
+            continue
+        key = (e["from"], op["track"], op["pitch"])
+        if kind == "note_on":
+            if key in held:  # played again before its note-off: the first ends here
+                start, vel = held.pop(key)
+                per_track.setdefault(op["track"], []).append(
+                    Note(op["pitch"], start, max(beat - start, 1e-3), vel)
+                )
+            held[key] = (beat, op["velocity"])
+        elif key in held:
+            start, vel = held.pop(key)
+            per_track.setdefault(op["track"], []).append(
+                Note(op["pitch"], start, max(beat - start, 1e-3), vel)
+            )
+    for (_, track, pitch), (start, vel) in held.items():  # never released: a bar long
+        per_track.setdefault(track, []).append(Note(pitch, start, 4.0, vel))
     return {
         t: Clip(0.0, tuple(sorted(n, key=lambda x: x.start_beats)), name="jam") for t, n in per_track.items()
     }

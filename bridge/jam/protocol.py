@@ -23,6 +23,8 @@ Server to client:
 Ops (``op["kind"]``), all timestamped in beats of the shared timeline where they happen in time:
 
 * ``note`` — ``track``, ``beat``, ``pitch`` 0..127, ``velocity`` 1..127, ``length`` (beats);
+* ``note_on``, ``note_off`` — the same without ``length`` (``note_off`` without ``velocity``): a note
+  played live, whose end is not known when it starts;
 * ``param`` — ``path`` (a parameter path of :mod:`engine.control`), ``value``, optional ``beat``;
 * ``transport`` — ``action`` ``play`` (launched at the next bar), ``stop`` or ``tempo`` (``bpm``);
 * ``clip`` — ``track``, ``clip``, ``notes`` (``[pitch, start, length, velocity]`` each): a clip's content
@@ -143,6 +145,17 @@ def check_op(op: Any) -> dict[str, Any]:
         _int(op, "pitch", 0, 127, w)
         _int(op, "velocity", 1, 127, w)
         _num(op, "length", 1e-6, 1024.0, w)
+    elif kind == "note_on":
+        _keys(op, ("kind", "track", "beat", "pitch", "velocity"), w)
+        _name(op, "track", w)
+        _num(op, "beat", 0.0, MAX_BEAT, w)
+        _int(op, "pitch", 0, 127, w)
+        _int(op, "velocity", 1, 127, w)
+    elif kind == "note_off":
+        _keys(op, ("kind", "track", "beat", "pitch"), w)
+        _name(op, "track", w)
+        _num(op, "beat", 0.0, MAX_BEAT, w)
+        _int(op, "pitch", 0, 127, w)
     elif kind == "param":
         _keys(op, ("kind", "path", "value", "beat"), w)
         _name(op, "path", w, PATH)
@@ -193,7 +206,9 @@ def check_op(op: Any) -> dict[str, Any]:
             _int(op, "interval_bars", 1, 64, w)
     else:
         raise ProtocolError(
-            "bad_op", f"unknown op kind {kind!r} (note, param, transport, clip, instrument, chat, room)"
+            "bad_op",
+            f"unknown op kind {kind!r} (note, note_on, note_off, param, transport, clip, instrument, chat,"
+            " room)",
         )
     return op
 

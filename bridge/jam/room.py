@@ -20,8 +20,8 @@ __all__ = ["ClientRoom", "ClockEstimate", "Member", "Room", "Timeline", "empty_s
 
 ROLES = ("host", "player", "listener")
 MAY = {
-    "host": {"note", "param", "transport", "clip", "instrument", "chat", "room"},
-    "player": {"note", "param", "clip", "instrument", "chat"},
+    "host": {"note", "note_on", "note_off", "param", "transport", "clip", "instrument", "chat", "room"},
+    "player": {"note", "note_on", "note_off", "param", "clip", "instrument", "chat"},
     "listener": {"chat"},
 }
 CHAT_KEPT = 50
