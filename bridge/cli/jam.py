@@ -38,6 +38,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument(
         "--redis", metavar="URL", help="share rooms with other servers through this Redis (redis://host:port)"
     )
+    s.add_argument(
+        "--claim-ttl",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="with --redis: seconds a room's claim outlives its server (default 10)",
+    )
     s.add_argument("--cert", help="TLS certificate (PEM): serve wss://")
     s.add_argument("--key", help="TLS private key (PEM)")
     t = sub.add_parser("token", help="make a signed token for a room and role")
@@ -113,7 +120,13 @@ def _serve(args: argparse.Namespace) -> int:
     if args.redis is not None and not args.redis.startswith(("redis://", "rediss://", "unix://")):
         raise CliError(f"--redis takes redis://HOST:PORT, got {args.redis!r}", 2)
     server = JamServer(
-        _secret(args.secret_file, create=True), store, args.host, args.port, ssl=context, redis_url=args.redis
+        _secret(args.secret_file, create=True),
+        store,
+        args.host,
+        args.port,
+        ssl=context,
+        redis_url=args.redis,
+        claim_ttl_s=args.claim_ttl,
     )
 
     async def main() -> None:

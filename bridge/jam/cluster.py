@@ -12,6 +12,10 @@ welcome, acks, pongs, errors) and everyone on the room's channel (``strum:jam:ro
 ops and presence), which every edge with members in the room forwards to them. Redis keeps each channel's
 order, and an edge holds a joining member's room traffic until its welcome has gone out, so a member sees
 the same ordered log through any server.
+
+When an owner stops, its claim lapses (``claim_ttl_s``); the edges notice and drop the room's members with
+the reason, the members come back (through any server), and the first server to get one claims the room
+and loads it from the store; servers on one host share one SQLite file, so nothing acknowledged is lost.
 """
 
 from __future__ import annotations
@@ -33,9 +37,13 @@ RENEW_S = 3.0
 class RedisBus:
     """One server's link to Redis: claims, publishing and subscriptions with a reader task each."""
 
-    def __init__(self, url: str, server_id: str | None = None) -> None:
+    def __init__(
+        self, url: str, server_id: str | None = None, claim_ttl_s: float = CLAIM_TTL_MS / 1000
+    ) -> None:
         self.url = url
         self.id = server_id or uuid.uuid4().hex[:12]
+        self.claim_ttl_ms = int(claim_ttl_s * 1000)
+        self.renew_s = min(RENEW_S, claim_ttl_s / 3)
         self._redis: Any = None
         self._subs: dict[str, tuple[Any, asyncio.Task]] = {}
         self._renewer: asyncio.Task | None = None
@@ -78,7 +86,7 @@ class RedisBus:
     async def claim(self, room: str) -> str:
         """The id of the room's owner, claiming it for this server if nobody holds it."""
         key = self.owner_key(room)
-        if await self._redis.set(key, self.id, nx=True, px=CLAIM_TTL_MS):
+        if await self._redis.set(key, self.id, nx=True, px=self.claim_ttl_ms):
             self.owned.add(room)
             return self.id
         owner = await self._redis.get(key)
@@ -90,14 +98,18 @@ class RedisBus:
 
     async def _renew(self) -> None:
         while True:
-            await asyncio.sleep(RENEW_S)
+            await asyncio.sleep(self.renew_s)
             for room in list(self.owned):
                 with contextlib.suppress(Exception):
                     key = self.owner_key(room)
                     if await self._redis.get(key) == self.id:
-                        await self._redis.pexpire(key, CLAIM_TTL_MS)
+                        await self._redis.pexpire(key, self.claim_ttl_ms)
                     else:
                         self.owned.discard(room)
+
+    async def owner(self, room: str) -> str | None:
+        got = await self._redis.get(self.owner_key(room))
+        return None if got is None else str(got)
 
     async def publish(self, channel: str, data: dict[str, Any] | str) -> None:
         await self._redis.publish(channel, data if isinstance(data, str) else json.dumps(data))

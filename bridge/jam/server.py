@@ -85,6 +85,7 @@ class JamServer:
         ssl: ssl_module.SSLContext | None = None,
         clock: Callable[[], float] = time.time,
         redis_url: str | None = None,
+        claim_ttl_s: float = 10.0,
     ) -> None:
         self.secret = secret
         self.store = store
@@ -105,6 +106,9 @@ class JamServer:
         self._server: Any = None
         self._ticker: asyncio.Task | None = None
         self.redis_url = redis_url
+        self.claim_ttl_s = claim_ttl_s
+        self._edge_owner: dict[str, str] = {}  # room -> the owner its edge members were relayed to
+        self._watcher: asyncio.Task | None = None
         self.bus: Any = None  # a bridge.jam.cluster.RedisBus when rooms are shared with other servers
         self._remote_members: dict[tuple[str, str], tuple[str, str]] = {}  # (server, conn) -> (room, member)
         self._edge_conns: dict[str, dict[str, _Conn]] = {}  # room -> conn key -> conn, relayed to the owner
@@ -133,8 +137,9 @@ class JamServer:
         if self.redis_url is not None:
             from bridge.jam.cluster import RedisBus
 
-            self.bus = RedisBus(self.redis_url)
+            self.bus = RedisBus(self.redis_url, claim_ttl_s=self.claim_ttl_s)
             await self.bus.start()
+            self._watcher = asyncio.create_task(self._watch_owners())
             await self.bus.subscribe(self.bus.server_channel(), self._edge_reply)
             self._outbox = asyncio.Queue()
             self._publisher = asyncio.create_task(self._publish_loop())
@@ -155,6 +160,8 @@ class JamServer:
                     await asyncio.wait_for(self._outbox.join(), 2.0)
             if self._publisher is not None:
                 self._publisher.cancel()
+            if self._watcher is not None:
+                self._watcher.cancel()
             await self.bus.stop()
         for room in self.rooms.values():
             if self.store is not None:
@@ -268,8 +275,10 @@ class JamServer:
         if self.bus is not None:
             owner = await self.bus.claim(hello["room"])
             if owner != self.bus.id:
+                self._edge_owner.setdefault(hello["room"], owner)
                 await self._edge(conn, hello, role)
                 return
+            self._edge_owner.pop(hello["room"], None)
             await self.bus.subscribe(self.bus.inbox(hello["room"]), self._owner_inbox(hello["room"]))
         room = self.room(hello["room"])
         member, welcome = room.join(hello["client"], hello["name"], role, hello.get("last_seq"), self.clock())
@@ -403,6 +412,21 @@ class JamServer:
             if not conns:
                 self._edge_conns.pop(name, None)
                 await self.bus.unsubscribe(channel)
+
+    async def _watch_owners(self) -> None:
+        """Drop the members relayed to an owner that went away, so they come back to one that runs."""
+        while True:
+            await asyncio.sleep(max(0.2, self.claim_ttl_s / 4))
+            for name in list(self._edge_conns):
+                try:
+                    owner = await self.bus.owner(name)
+                except Exception:
+                    continue
+                if owner is not None and owner == self._edge_owner.get(name):
+                    continue
+                self._edge_owner.pop(name, None)
+                for conn in list(self._edge_conns.get(name, {}).values()):
+                    self._drop(conn, "server", "the room's server went away: join again")
 
     def _edge_room(self, name: str) -> Callable[[str], None]:
         def forward(text: str) -> None:

@@ -142,13 +142,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(tmp_path: Path, port: int, redis: str | None = None) -> subprocess.Popen:
+def _serve(tmp_path: Path, port: int, redis: str | None = None, db: str | None = None,
+           extra: tuple[str, ...] = ()) -> subprocess.Popen:  # fmt: skip
     secret = tmp_path / "secret"
     secret.write_text(SECRET.decode())
-    extra = ["--redis", redis] if redis else []
+    more = [*(["--redis", redis] if redis else []), *extra]
     proc = subprocess.Popen(
         [sys.executable, "-m", "bridge.cli", "jam", "serve", "--port", str(port),
-         "--db", str(tmp_path / f"rooms-{port}.db"), "--secret-file", str(secret), *extra],
+         "--db", db or str(tmp_path / f"rooms-{port}.db"), "--secret-file", str(secret), *more],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -564,3 +565,49 @@ def test_a_long_log_is_compacted_into_a_snapshot(tmp_path: Path) -> None:
     assert late.room.seq == 40 and late.room.state["params"]["keys/pan"] == pytest.approx(39 / 40)
     again = RoomStore(tmp_path / "rooms.db").load("r")
     assert again is not None and again.seq == 40 and again.state == room.state
+
+
+def test_when_the_rooms_server_dies_another_takes_the_room_over_with_nothing_lost(
+    tmp_path: Path, redis_server: str
+) -> None:
+    ports = [_free_port(), _free_port()]
+    shared = str(tmp_path / "shared.db")  # two servers on one host share one store
+    servers = [_serve(tmp_path, p, redis_server, shared, ("--claim-ttl", "1.5")) for p in ports]
+
+    async def main():
+        a = JamClient(f"ws://127.0.0.1:{ports[0]}", "r", "a", token("r", "host"))
+        await a.start()  # the first server owns the room
+        b = JamClient(f"ws://127.0.0.1:{ports[1]}", "r", "b", token("r", "player"))
+        await b.start()
+        for k in range(10):
+            await b.send({"kind": "param", "path": "keys/pan", "value": k / 10})
+        await b.wait_acked()
+        await b.wait_seq(10)
+        servers[0].send_signal(signal.SIGKILL)  # the owner dies
+        servers[0].wait(10)
+        await b.send({"kind": "chat", "text": "are you there?"})
+        deadline = time.monotonic() + 20
+        while b.connects < 2 and time.monotonic() < deadline:  # dropped by its server, which came back
+            await asyncio.sleep(0.05)
+        await b.wait_joined(20)
+        await b.wait_acked(20)
+        await b.send({"kind": "chat", "text": "the second server runs the room now"})
+        await b.wait_acked()
+        await b.wait_seq(12)
+        await a.close()
+        await b.close()
+        return b
+
+    try:
+        b = run(main())
+    finally:
+        for s in servers:
+            s.kill()
+            s.wait(10)
+    assert b.connects >= 2
+    assert [e["seq"] for e in b.entries] == list(range(1, 13))
+    assert [e["op"].get("text") for e in b.entries[10:]] == [
+        "are you there?",
+        "the second server runs the room now",
+    ]
+    assert b.room.state["params"]["keys/pan"] == pytest.approx(0.9)
