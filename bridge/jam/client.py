@@ -118,7 +118,8 @@ class JamClient:
                     pinger = asyncio.create_task(self._pings())
                     try:
                         async for raw in ws:
-                            self._receive(decode(raw))
+                            t3 = self.clock()  # before decoding: a pong's arrival, as near the wire as here
+                            self._receive(decode(raw), t3)
                             if self._fatal is not None:
                                 return
                             if self._joined.is_set():
@@ -136,7 +137,7 @@ class JamClient:
             await asyncio.sleep(backoff)
             backoff = min(2.0, backoff * 2)
 
-    def _receive(self, msg: dict[str, Any]) -> None:
+    def _receive(self, msg: dict[str, Any], t3: float) -> None:
         t = msg["type"]
         if t == "error":
             self.errors.append(msg)
@@ -144,7 +145,7 @@ class JamClient:
                 self._fatal = JoinError(msg["code"], msg.get("message", ""))
             return
         if t == "pong":
-            self.clock_estimate.pong(msg["t0"], msg["t1"], msg["t2"], self.clock())
+            self.clock_estimate.pong(msg["t0"], msg["t1"], msg["t2"], t3)
             return
         applied = self.room.receive(msg)
         if t == "welcome":

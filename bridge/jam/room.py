@@ -26,6 +26,7 @@ MAY = {
 }
 CHAT_KEPT = 50
 OPIDS_KEPT = 4096  # per client: op ids remembered for spotting a resend
+STEP_BEYOND = 0.128  # seconds: a clock estimate this far from the offset in use steps to it
 
 
 @dataclass
@@ -221,7 +222,8 @@ class Room:
 class ClockEstimate:
     """The server's clock as a client sees it, NTP-style: from each ping's four times an offset and a round
     trip; the offset is the median of the samples with the shortest round trips among the recent ones, and
-    the offset in use moves to it by at most ``slew`` seconds per second (never a step, after the first)."""
+    the offset in use moves to it by at most ``slew`` seconds per second. It steps only while settling (until
+    ``keep`` samples are in) or for a jump beyond ``STEP_BEYOND`` (128 ms, as NTP does)."""
 
     def __init__(self, keep: int = 32, best: int = 8, slew: float = 0.0005) -> None:
         self.samples: deque[tuple[float, float]] = deque(maxlen=keep)  # (rtt, offset)
@@ -239,7 +241,13 @@ class ClockEstimate:
         good = sorted(self.samples)[: self.best]
         self.target = statistics.median(o for _, o in good)
         self.rtt = statistics.median(r for r, _ in good)
-        if self.offset is None:
+        if (
+            self.offset is None
+            or len(self.samples) < (self.samples.maxlen or 0)
+            or abs(self.target - self.offset) > STEP_BEYOND
+        ):
+            # settling (until the window is full: the first samples may have been taken while a crowd
+            # joined), or a jump no slew would catch up with: step; afterwards the offset only slews
             self.offset = self.target
             self._last_update = t3
 
@@ -305,18 +313,27 @@ class ClientRoom:
         return []
 
     def _apply(self, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        done = []
-        for e in entries:
-            if e["seq"] <= self.seq:
-                continue  # had it already: never applied twice
-            if e["seq"] != self.seq + 1:
-                raise ProtocolError(
-                    "bad_message", f"op {e['seq']} arrived after {self.seq}: a gap in the log"
-                )
-            apply_op(self.state, e)
-            self.seq = e["seq"]
-            done.append(e)
-        return done
+        state = self.state
+        params = state["params"]
+        seq = self.seq
+        first = 0
+        for e in entries:  # what was had already is skipped: never applied twice
+            if e["seq"] > seq:
+                break
+            first += 1
+        for e in entries[first:]:
+            n = e["seq"]
+            if n != seq + 1:
+                self.seq = seq
+                raise ProtocolError("bad_message", f"op {n} arrived after {seq}: a gap in the log")
+            op = e["op"]
+            if op["kind"] == "param":  # the busiest kind, inline
+                params[op["path"]] = op["value"]
+            else:
+                apply_op(state, e)
+            seq = n
+        self.seq = seq
+        return entries[first:] if first else entries
 
     @property
     def timeline(self) -> Timeline:
