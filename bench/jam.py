@@ -72,7 +72,7 @@ async def _serve(secret: bytes, db: str, pipe: Any) -> None:
     from bridge.jam.store import RoomStore
 
     store = RoomStore(db)
-    server = JamServer(secret, store, HOST, 0)
+    server = JamServer(secret, store, HOST, 0, tune_gc=True)  # as strum jam serve runs it
     await server.start()
     pipe.send({"port": server.port})
     done = asyncio.Event()

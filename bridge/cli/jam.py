@@ -127,6 +127,7 @@ def _serve(args: argparse.Namespace) -> int:
         ssl=context,
         redis_url=args.redis,
         claim_ttl_s=args.claim_ttl,
+        tune_gc=True,
     )
 
     async def main() -> None:

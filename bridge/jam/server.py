@@ -86,6 +86,7 @@ class JamServer:
         clock: Callable[[], float] = time.time,
         redis_url: str | None = None,
         claim_ttl_s: float = 10.0,
+        tune_gc: bool = False,
     ) -> None:
         self.secret = secret
         self.store = store
@@ -107,6 +108,7 @@ class JamServer:
         self._ticker: asyncio.Task | None = None
         self.redis_url = redis_url
         self.claim_ttl_s = claim_ttl_s
+        self.tune_gc = tune_gc  # set where the server has its process to itself (strum jam serve)
         self._edge_owner: dict[str, str] = {}  # room -> the owner its edge members were relayed to
         self._watcher: asyncio.Task | None = None
         self.bus: Any = None  # a bridge.jam.cluster.RedisBus when rooms are shared with other servers
@@ -118,16 +120,17 @@ class JamServer:
 
     # -- life -------------------------------------------------------------------------------------------
     async def start(self) -> None:
-        import gc
-
         from websockets.asyncio.server import serve
 
-        # a busy room makes many small objects; collections of the long-lived ones (the logs, the rooms)
-        # paused the whole server for tens of milliseconds: move what exists now out of the collector's way
-        # and collect the young generation less often
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(20000, 20, 50)
+        if self.tune_gc:
+            import gc
+
+            # a busy room makes many small objects; collections of the long-lived ones (the logs, the
+            # rooms) paused the whole server for tens of milliseconds: move what exists now out of the
+            # collector's way and collect the young generation less often (a process of its own only)
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(20000, 20, 50)
 
         self._server = await serve(
             self._handle,
