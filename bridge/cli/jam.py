@@ -18,6 +18,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from typing import Any
 
 from bridge.cli import CliError
 
@@ -149,10 +150,24 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(coro: Any, url: str) -> Any:
+    """Run a client's coroutine to its end; a refused join or an unreachable server is a CliError."""
+    import asyncio
+
+    from bridge.jam.client import JoinError
+
+    try:
+        return asyncio.run(coro)
+    except JoinError as exc:
+        raise CliError(f"the room refused the join: {exc}", 2) from None
+    except (OSError, TimeoutError) as exc:
+        raise CliError(f"cannot reach {url}: {exc}", 1) from None
+
+
 def _join(args: argparse.Namespace) -> int:
     import asyncio
 
-    from bridge.jam.client import JamClient, JoinError
+    from bridge.jam.client import JamClient
 
     url, _, room = args.url.rstrip("/").rpartition("/")
     if not url.startswith(("ws://", "wss://")) or not room:
@@ -173,12 +188,7 @@ def _join(args: argparse.Namespace) -> int:
         await client.close()
         return client
 
-    try:
-        client = asyncio.run(main())
-    except JoinError as exc:
-        raise CliError(f"the room refused the join: {exc}", 2) from None
-    except (OSError, TimeoutError) as exc:
-        raise CliError(f"cannot reach {url}: {exc}", 1) from None
+    client = _run(main(), url)
     notes = sum(1 for e in client.entries if e["op"]["kind"] in ("note", "note_on"))
     print(f"strum jam: {len(client.entries)} ops ({notes} notes) from the room", file=sys.stderr)
     if args.output:
@@ -204,7 +214,7 @@ def _session(args: argparse.Namespace, tracks: set[str]):
 def _join_live(args: argparse.Namespace, url: str, room: str) -> int:
     import asyncio
 
-    from bridge.jam.client import JamClient, JoinError
+    from bridge.jam.client import JamClient
     from bridge.jam.live import JamLive, arm_all
     from engine.errors import SessionError
     from engine.live import AudioDeviceError, LiveEngine, choose_device
@@ -245,12 +255,7 @@ def _join_live(args: argparse.Namespace, url: str, room: str) -> int:
             await client.close()
         return jam
 
-    try:
-        jam = asyncio.run(main())
-    except JoinError as exc:
-        raise CliError(f"the room refused the join: {exc}", 2) from None
-    except (OSError, TimeoutError) as exc:
-        raise CliError(f"cannot reach {url}: {exc}", 1) from None
+    jam = _run(main(), url)
     stats = le.stats()
     print(f"strum jam: {jam.scheduled} notes from the room played, {jam.sent} sent; {stats.callbacks} blocks,"
           f" {stats.xruns} xruns", file=sys.stderr)  # fmt: skip

@@ -258,6 +258,13 @@ class JamServer:
         else:
             self._send(conn, encode({"type": "error", "code": exc.code, "message": str(exc)}))
 
+    def _admit(self, conn: _Conn) -> bool:
+        """Count a message from a client; False when the client is gone or over its rate (then dropped)."""
+        if conn.dropped is not None:
+            return False
+        self.metrics.messages_in += 1
+        return self._allow(conn)
+
     def _allow(self, conn: _Conn) -> bool:
         now = time.monotonic()
         conn.tokens = min(self.burst, conn.tokens + (now - conn.last) * self.rate)
@@ -299,10 +306,7 @@ class JamServer:
         self._broadcast(room, encode(room.presence()))
         async for raw in ws:
             t1 = self.clock()  # first, for the pong: the wait behind other work counts on neither side
-            if conn.dropped is not None:
-                break
-            self.metrics.messages_in += 1
-            if not self._allow(conn):
+            if not self._admit(conn):
                 break
             try:
                 msg = check_client_message(decode(raw))
@@ -400,10 +404,7 @@ class JamServer:
         try:
             await self.bus.publish(inbox, {**me, "kind": "join", "hello": h, "role": role})
             async for raw in conn.ws:
-                if conn.dropped is not None:
-                    break
-                self.metrics.messages_in += 1
-                if not self._allow(conn):
+                if not self._admit(conn):
                     break
                 try:
                     msg = check_client_message(decode(raw))

@@ -47,6 +47,15 @@ async def server(tmp_path: Path | None = None, **kw) -> JamServer:
     return s
 
 
+async def host_and_player(url: str, room: str = "r") -> tuple[JamClient, JamClient]:
+    """Two members joined: ``a`` the host, ``b`` a player."""
+    a = JamClient(url, room, "a", token(room, "host"))
+    b = JamClient(url, room, "b", token(room, "player"))
+    await a.start()
+    await b.start()
+    return a, b
+
+
 def render_room(client: JamClient) -> tuple[np.ndarray, Session]:
     session = Session(tracks=[TrackSpec("keys", sine_synth())])
     assert apply_room(session, client.room.state, client.entries, client.room.me["name"]) == []
@@ -110,10 +119,7 @@ def test_a_lost_connection_resumes_with_nothing_lost_and_nothing_applied_twice()
     async def main():
         srv = await server()
         url = f"ws://127.0.0.1:{srv.port}"
-        a = JamClient(url, "r", "a", token("r", "host"))
-        b = JamClient(url, "r", "b", token("r", "player"))
-        await a.start()
-        await b.start()
+        a, b = await host_and_player(url)
         await b.drop_connection()
         await b.send({"kind": "chat", "text": "sent while the line was down"})
         for k in range(20):
@@ -163,11 +169,7 @@ def test_a_server_killed_mid_session_comes_back_with_every_acked_op(tmp_path: Pa
     proc = _serve(tmp_path, port)
 
     async def main():
-        url = f"ws://127.0.0.1:{port}"
-        a = JamClient(url, "r", "a", token("r", "host"))
-        b = JamClient(url, "r", "b", token("r", "player"))
-        await a.start()
-        await b.start()
+        a, b = await host_and_player(f"ws://127.0.0.1:{port}")
         for k in range(30):
             await a.send(
                 {"kind": "clip", "track": "keys", "clip": f"c{k % 3}", "notes": [[60 + k, k, 1, 90]]}
@@ -255,10 +257,7 @@ def test_bad_oversized_and_flooding_clients_are_refused_or_dropped_while_the_roo
     async def main():
         srv = await server()
         url = f"ws://127.0.0.1:{srv.port}"
-        a = JamClient(url, "r", "a", token("r", "host"))
-        b = JamClient(url, "r", "b", token("r", "player"))
-        await a.start()
-        await b.start()
+        a, b = await host_and_player(url)
         steady = asyncio.create_task(_steady(a, 60))  # the room plays on meanwhile
         ws = await _raw(url, "r", token("r", "player"))
         answers = []
@@ -323,10 +322,7 @@ def test_interval_mode_plays_the_others_one_interval_late() -> None:
     async def main():
         srv = await server()
         url = f"ws://127.0.0.1:{srv.port}"
-        a = JamClient(url, "r", "a", token("r", "host"))
-        b = JamClient(url, "r", "b", token("r", "player"))
-        await a.start()
-        await b.start()
+        a, b = await host_and_player(url)
         await a.send({"kind": "room", "mode": "interval", "interval_bars": 2})
         await b.send(
             {"kind": "note", "track": "keys", "beat": 1.0, "pitch": 64, "velocity": 100, "length": 0.5}
