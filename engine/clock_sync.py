@@ -24,7 +24,7 @@ import math
 import threading
 from typing import TYPE_CHECKING
 
-from engine.clock_follow import CLOCK, CONTINUE, SONG_POSITION, START, STOP, ClockFollower
+from engine.clock_follow import ClockFollower
 from engine.midi_out import PPQN
 from engine.queues import SPSCQueue
 from engine.retime import constant_tempo, retime
@@ -33,16 +33,11 @@ from engine.sequencer import NUDGE_MAX
 if TYPE_CHECKING:
     from engine.session import BuildResult, Session
 
-__all__ = ["ClockSync", "TransportFollower", "is_clock_message"]
+__all__ = ["ClockSync", "TransportFollower"]
 
-CLOCK_STATUSES = (CLOCK, START, CONTINUE, STOP, SONG_POSITION)
 # pulses in the fit: two bars of 4/4. Over JACK a pulse's arrival is known only to its period (rtmidi
 # stamps a period's events together), and the line's phase error falls with the root of the pulses in it
 WINDOW = 192
-
-
-def is_clock_message(status: int) -> bool:
-    return status in CLOCK_STATUSES
 
 
 class TransportFollower:

@@ -23,7 +23,7 @@ from engine.clock_sync import TransportFollower
 if TYPE_CHECKING:
     from engine.session import BuildResult, Session
 
-__all__ = ["LinkSync", "link_available"]
+__all__ = ["LinkSync"]
 
 
 def _link() -> Any:
@@ -33,14 +33,6 @@ def _link() -> Any:
         need = "Ableton Link needs the LinkPython-extern package (pip install LinkPython-extern)"
         raise RuntimeError(f"{need}: {exc}") from None
     return link
-
-
-def link_available() -> bool:
-    try:
-        _link()
-    except RuntimeError:
-        return False
-    return True
 
 
 class LinkSync(TransportFollower):

@@ -534,8 +534,3 @@ class JamServer:
         depth = max((c.queue.qsize() for c in self.conns.values()), default=0)
         lines.append(f"strum_jam_queue_depth {depth}")
         return "\n".join(lines) + "\n"
-
-    def describe(self) -> str:
-        return json.dumps(
-            {"rooms": {n: {"seq": r.seq, "members": len(r.members)} for n, r in self.rooms.items()}}
-        )
