@@ -24,6 +24,10 @@ def peer(bpm: float, seconds: float) -> None:
     t_end = time.monotonic() + seconds
     while lk.numPeers() == 0 and time.monotonic() < t_end:  # the engine joins after its start-up
         time.sleep(0.02)
+    # two sessions that meet become one with either's tempo: this app sets the tempo once they have met
+    state = lk.captureAppSessionState()
+    state.setTempo(bpm, clock.micros())
+    lk.commitAppSessionState(state)
     changed = started = False
     t0 = time.monotonic()
     while time.monotonic() < t_end and lk.numPeers() > 0:  # until the engine leaves
