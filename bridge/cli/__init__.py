@@ -31,6 +31,8 @@ COMMANDS = {
     ),
     "play": ("bridge.cli.play", "play a song through the audio device: transport keys and a live meter line"),
     "live": ("bridge.cli.live", "play an instrument (or a song) from a MIDI controller, in real time"),
+    "jobs": ("bridge.cli.jobs", "queue long jobs (renders), follow their progress, cancel, get results"),
+    "worker": ("bridge.cli.worker", "run queued jobs (start as many workers as you like)"),
     "jam": ("bridge.cli.jam", "serve networked jam rooms, make room tokens, join a room"),
     "devices": ("bridge.cli.devices", "list audio output devices and MIDI ports"),
     "map": ("bridge.cli.map", "bind MIDI controls to a song's parameters: list, targets, add, remove, learn"),
