@@ -106,7 +106,7 @@ class TransportFollower:
         err = target - tr.position
         self.last_error_samples = err
         if err > self.locate_beyond or err < -self.locate_beyond:
-            tr.apply_now("locate", max(0, math.floor(target + 0.5)))
+            tr.locate_now(math.floor(target + 0.5))
             self.locates += 1
         elif err >= 1.5 or err <= -1.5:
             # a share of the error each block: the source's jitter averages out instead of being played

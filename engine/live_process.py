@@ -17,6 +17,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -59,6 +60,10 @@ class LiveSpec:
     osc_host: str = "127.0.0.1"
     osc_udp_port: int | None = None  # serve OSC on this UDP port (0: any free one); None: no OSC
     osc_tcp_port: int | None = None  # and on this TCP port (SLIP framing)
+    # started in the engine process once the engine plays: module-level functions (picklable) taking the
+    # LiveEngine and this spec and returning an object with stop() (and ready_info() -> dict for "ready"),
+    # e.g. bridge.osc.live.serve_osc; the engine never imports the bridge itself
+    services: tuple[Callable[[Any, LiveSpec], Any], ...] = ()
 
 
 def build_live(spec: LiveSpec) -> Any:
@@ -119,16 +124,8 @@ def build_live(spec: LiveSpec) -> Any:
     le.session = session
     le.armed = {arm: None} if arm else {}
     if session.mappings:
-        from engine.control import resolve_param
-        from engine.mapping import MidiMapper
-        from engine.mixer import apply_solo
-
-        mapper = MidiMapper(
-            lambda path: resolve_param(session, built, path).param,
-            on_switch=lambda: apply_solo(built.strips.values()),
-        )
-        mapper.set_mappings(session.mappings)
-        live.mapper = mapper
+        live.mapper = session_mapper(session, built)
+        live.mapper.set_mappings(session.mappings)
     if spec.follow_clock and spec.link:
         raise AudioDeviceError("follow a MIDI clock or an Ableton Link session, not both")
     if spec.follow_clock:
@@ -142,38 +139,16 @@ def build_live(spec: LiveSpec) -> Any:
     return le
 
 
-def start_osc(le: Any, spec: LiveSpec) -> Any:
-    """Serve OSC for a started live engine as the spec says; returns the server (None without OSC)."""
-    if spec.osc_udp_port is None and spec.osc_tcp_port is None:
-        return None
-    from bridge.osc.control import OscControl
-    from bridge.osc.server import OscServer
+def session_mapper(session: Any, built: Any) -> Any:
+    """A MIDI mapper over a built session's parameters (mute and solo re-resolve which strips sound)."""
+    from engine.control import resolve_param
+    from engine.mapping import MidiMapper
+    from engine.mixer import apply_solo
 
-    def frame_at(unix_time: float) -> int:
-        return int(le.frame_at(time.monotonic() + (unix_time - time.time())))
-
-    if le.live.mapper is None:
-        from engine.control import resolve_param
-        from engine.mapping import MidiMapper
-        from engine.mixer import apply_solo
-
-        built = le.built
-        le.live.mapper = MidiMapper(
-            lambda path: resolve_param(le.session, built, path).param,
-            on_switch=lambda: apply_solo(built.strips.values()),
-        )
-    control = OscControl(
-        le.session,
-        le.built,
-        frame_at=frame_at,
-        live_midi=le.live,
-        armed=le.armed,
-        mapper=le.live.mapper,
-        song_path=spec.song,
+    return MidiMapper(
+        lambda path: resolve_param(session, built, path).param,
+        on_switch=lambda: apply_solo(built.strips.values()),
     )
-    server = OscServer(control, spec.osc_host, spec.osc_udp_port, spec.osc_tcp_port)
-    server.start()
-    return server
 
 
 def apply_transport(le: Any, spec: LiveSpec) -> None:
@@ -200,7 +175,7 @@ def _child(spec: LiveSpec, conn: Any, status: Any) -> None:
         sync = le.live.clock_sync
         if sync is not None:
             sync.start()
-        osc = start_osc(le, spec)
+        services = [svc(le, spec) for svc in spec.services]
     except Exception as exc:
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         conn.close()
@@ -211,9 +186,10 @@ def _child(spec: LiveSpec, conn: Any, status: Any) -> None:
     status[END] = le.built.end_sample if le.built is not None else 0
     status[PERIOD_US] = le.period_s * 1e6
     ready = {"device": le.device.name, "hostapi": le.device.hostapi, "blocksize": le.device.blocksize}
-    if osc is not None:
-        ready["osc_udp_port"] = osc.udp_port
-        ready["osc_tcp_port"] = osc.tcp_port
+    for svc in services:
+        info = getattr(svc, "ready_info", None)
+        if info is not None:
+            ready.update(info())
     conn.send(("ready", ready))
     ports = [i for i in le.live.inputs if not i.virtual]
     from engine.midi_io import PortWatcher
@@ -255,8 +231,8 @@ def _child(spec: LiveSpec, conn: Any, status: Any) -> None:
                 elif kind == "note":
                     le.live.post(int(cmd[1]), int(cmd[2]), int(cmd[3]))
                 elif kind == "quit":
-                    if osc is not None:
-                        osc.stop()
+                    for svc in services:
+                        svc.stop()
                     if sync is not None:
                         sync.stop()
                     watcher.stop()

@@ -146,21 +146,11 @@ class Transport:
             self._retime(cmd[1], cmd[2], cmd[3])
         return False
 
-    def apply_now(self, kind: str, sample: int = 0) -> None:
-        """Audio side: ``"play"``, ``"stop"`` or ``"locate"`` (to ``sample``) at the top of this block, for
-        code that runs in the audio callback before the engine's block (a clock follower)."""
-        if kind == "play":
-            self.playing = True
-        elif kind == "stop":
-            if self.playing:
-                self._notes_off_owed = True
-            self.playing = False
-        elif kind == "locate":
-            if sample != self.position:
-                self._notes_off_owed = True
-            self.position = max(0, int(sample))
-        else:
-            raise ValueError(f"unknown transport action {kind!r}")
+    def locate_now(self, sample: int) -> None:
+        """Audio side: move to ``sample`` at the top of this block (for code that runs in the audio callback
+        before the engine's block: a clock follower); the notes that sound are released."""
+        if self.apply((_LOCATE, max(0, int(sample)))):
+            self._notes_off_owed = True
 
     def nudge(self, samples: int) -> None:
         """Audio side: move the position by a few samples (at most ``engine.sequencer.NUDGE_MAX``) without

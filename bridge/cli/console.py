@@ -85,7 +85,13 @@ def spec_options(args: argparse.Namespace) -> dict[str, Any]:
         raise CliError("--link and --follow-clock: follow one tempo source", 2)
     if not (math.isfinite(args.link_quantum) and 1 <= args.link_quantum <= 64):
         raise CliError(f"--link-quantum must be 1..64 beats, got {args.link_quantum}", 2)
+    services: tuple[Any, ...] = ()
+    if args.osc_port is not None or args.osc_tcp_port is not None:
+        from bridge.osc.live import serve_osc
+
+        services = (serve_osc,)
     return {
+        "services": services,
         "link": args.link,
         "link_quantum": args.link_quantum,
         "follow_clock": args.follow_clock,

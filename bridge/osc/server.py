@@ -219,6 +219,10 @@ class OscServer:
         t.start()
         self._threads.append(t)
 
+    def ready_info(self) -> dict[str, int | None]:
+        """The ports bound (for the engine process's "ready" message)."""
+        return {"osc_udp_port": self.udp_port, "osc_tcp_port": self.tcp_port}
+
     def stop(self) -> None:
         self._stop.set()
         with self._timer_cv:

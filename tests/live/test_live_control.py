@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from bench.live_latency import onsets, sine_synth
+from bridge.osc.live import serve_osc
 from engine.clock_sync import ClockSync
 from engine.control import resolve_param
 from engine.live import LiveEngine, choose_device
@@ -205,6 +206,7 @@ def test_osc_on_the_engine_process_through_a_flood(jack_server, tmp_path: Path) 
         osc_tcp_port=0,
         midi_in=["virtual:midi_in"],
         client_name=f"strum-osc{os.getpid()}",
+        services=(serve_osc,),
     )
     ep = EngineProcess(spec)
     ep.start()
