@@ -80,16 +80,19 @@ def test_a_job_whose_worker_is_killed_midway_finishes_once_with_its_output_compl
     store = JobStore(tmp_path / "jobs.db")
     job_id = store.submit("render", check_params("render", {"song": str(long_song(tmp_path))}))
     first = worker(tmp_path, "--lease", "1")
-    job = wait_for(store, job_id, lambda j: j.state == "running" and 0.05 < j.progress < 0.6)
-    os.kill(first.pid, signal.SIGKILL)  # in the middle of the render
-    first.wait(10)
-    assert store.get(job_id).state == "running"  # its lease has not lapsed yet
-    second = worker(tmp_path, "--lease", "1")
+    second = None
     try:
+        job = wait_for(store, job_id, lambda j: j.state == "running" and 0.05 < j.progress < 0.6)
+        os.kill(first.pid, signal.SIGKILL)  # in the middle of the render
+        first.wait(10)
+        assert store.get(job_id).state == "running"  # its lease has not lapsed yet
+        second = worker(tmp_path, "--lease", "1")
         job = wait_for(store, job_id, lambda j: j.state in ("done", "failed"), timeout=120)
-    finally:
-        second.terminate()
-        second.wait(10)
+    finally:  # no worker outlives the test, whatever happened
+        for w in (first, second):
+            if w is not None:
+                w.kill()
+                w.wait(10)
     assert job.state == "done" and job.attempts == 2, job
     out = tmp_path / "out" / f"{job_id}.wav"
     files = list((tmp_path / "out").iterdir())
