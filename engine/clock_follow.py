@@ -10,6 +10,11 @@ hundredths of a bpm, the phase within a fraction of a millisecond), and since th
 pulse there is no drift to accumulate. A pulse far from the line (the sender changed tempo, or stopped and
 went on) restarts the fit from the last two pulses, so a tempo change is followed within a few pulses.
 
+Pulses can be lost on the way (a transport that skipped a cycle under load drops what it carried). A pulse
+that comes a whole number of pulse periods after the last one (2 to 24, within ``gap_tolerance`` of a
+period), while the fit is settled, is counted as following that many lost ones: the position keeps to the
+sender's, where a restart would leave the song a pulse behind for every one lost.
+
 Pulses count for the tempo whether the transport runs or not (a clock may tick while stopped, so followers
 know the tempo before Start); the position advances only while running. Song Position Pointer (in
 sixteenths) sets where Continue resumes; Start resumes from the top.
@@ -23,6 +28,8 @@ import numpy as np
 
 from engine.midi_out import CLOCK, CONTINUE, PPQN, SONG_POSITION, START, STOP
 
+GAP_RUN = 12  # pulses
+
 __all__ = ["CLOCK", "CONTINUE", "SONG_POSITION", "START", "STOP", "ClockFollower"]
 
 
@@ -30,14 +37,24 @@ class ClockFollower:
     """Tempo and position of an external MIDI clock, from the messages and their arrival times (seconds on
     any steady clock, e.g. ``time.monotonic`` or a :class:`engine.midi_io.MidiInput`'s arrival times)."""
 
-    def __init__(self, window: int = 96, min_pulses: int = 6, jump_fraction: float = 0.5) -> None:
+    def __init__(
+        self,
+        window: int = 96,
+        min_pulses: int = 6,
+        jump_fraction: float = 0.5,
+        gap_tolerance: float = 0.3,
+        max_lost: int = PPQN,
+    ) -> None:
         if window < 4:
             raise ValueError(f"the fit window must hold at least 4 pulses, got {window}")
         self.window = window
         self.min_pulses = max(2, min(min_pulses, window))
         self.jump_fraction = jump_fraction
+        self.gap_tolerance = gap_tolerance
+        self.max_lost = max_lost
         self._k = np.zeros(window, dtype=np.float64)  # pulse numbers (a running count) in a ring
         self._t = np.zeros(window, dtype=np.float64)
+        self._w = 0  # pulses written to the ring
         self._n = 0  # pulses in the fit
         self._count = 0  # pulses seen since the fit began
         self._slope = 0.0  # seconds per pulse
@@ -49,6 +66,8 @@ class ClockFollower:
         self._anchor_pos = 0
         self._stopped_pos = 0
         self.restarts = 0
+        self.missed = 0  # pulses counted as lost on the way
+        self._gaps: list[int] = []  # where (pulses written) the last few gaps were
 
     # -- input ------------------------------------------------------------------------------------------
     def feed(self, message: list[int] | tuple[int, ...], t: float) -> str | None:
@@ -80,21 +99,46 @@ class ClockFollower:
         if self._n >= self.min_pulses and self._slope > 0:
             expected = self._icept + self._slope * self._count
             if abs(t - expected) > self.jump_fraction * self._slope:
-                self._refit_from_last(t)
+                lost = self._lost_before(t)
+                if lost:
+                    self._count += lost
+                    self.missed += lost
+                    self._add(t)
+                else:
+                    self._refit_from_last(t)
                 return
         self._add(t)
 
+    def _lost_before(self, t: float) -> int:
+        """How many pulses were lost before one arriving at ``t``: the gap since the last pulse is a whole
+        number of periods (2 or more) and the fit has settled; 0 when the gap says something else."""
+        if self._n < 2 * self.min_pulses:
+            return 0
+        gap = (t - self._t[(self._w - 1) % self.window]) / self._slope
+        periods = round(gap)
+        if not 2 <= periods <= self.max_lost + 1 or abs(gap - periods) > self.gap_tolerance:
+            return 0
+        # gaps one after another are a slower tempo (a clock halved), not losses: the third within
+        # GAP_RUN pulses restarts the fit instead
+        self._gaps = [w for w in self._gaps if self._w - w < GAP_RUN]
+        if len(self._gaps) >= 2:
+            self._gaps = []
+            return 0
+        self._gaps.append(self._w)
+        return int(periods) - 1
+
     def _add(self, t: float) -> None:
-        i = self._count % self.window
+        i = self._w % self.window
         self._k[i] = self._count
         self._t[i] = t
+        self._w += 1
         self._count += 1
         self._n = min(self._n + 1, self.window)
         self._fit()
 
     def _refit_from_last(self, t: float) -> None:
         # a jump: keep only the pulse before and this one
-        last = (self._count - 1) % self.window
+        last = (self._w - 1) % self.window
         k_prev, t_prev = self._k[last], self._t[last]
         self._k[:] = 0.0
         self._t[:] = 0.0
@@ -108,7 +152,7 @@ class ClockFollower:
         n = self._n
         if n < 2:
             return
-        idx = [(self._count - 1 - j) % self.window for j in range(n)]
+        idx = [(self._w - 1 - j) % self.window for j in range(n)]
         k = self._k[idx]
         t = self._t[idx]
         km = k.mean()

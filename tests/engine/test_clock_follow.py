@@ -97,3 +97,52 @@ def test_other_messages_are_ignored_and_the_window_is_checked():
     with pytest.raises(ValueError, match="at least 4 pulses"):
         ClockFollower(window=3)
     assert math.isclose(f.beat_at(1.0) or 0.0, 0.0)
+
+
+def test_pulses_lost_on_the_way_are_counted_and_the_beat_keeps_to_the_senders():
+    # a transport that skipped a cycle under load drops the pulses it carried: single ones, two in a row,
+    # nine in a row; the song position must stay the sender's, not fall a pulse behind for each
+    rng = np.random.default_rng(7)
+    bpm = 97.0
+    sent = pulses(bpm, 1.0, int(40 * bpm / 60 * 24))
+    got = delivered(sent, rng)
+    lost = {300, 301, 700, 1100, 1101, 1102, 1103, 1104, 1105, 1106, 1107, 1108, 1300, 1330}
+    f = ClockFollower(window=192)
+    f.feed([START], 0.999)
+    worst = 0.0
+    for k, t in enumerate(got):
+        if k in lost:
+            continue
+        f.feed([CLOCK], float(t))
+        if k >= 200:
+            mid = sent[k] + 0.5 * 60.0 / (bpm * 24)
+            beat = f.beat_at(float(mid) + PERIOD_S / 2)
+            assert beat is not None
+            worst = max(worst, abs(beat - (k + 0.5) / 24) * 60.0 / bpm)
+    assert f.missed == len(lost)
+    assert f.restarts == 0
+    assert worst < 0.001, f"the beat strayed {worst * 1000:.3f} ms from the sender's"
+
+
+def test_a_clock_that_halves_its_tempo_is_followed_not_taken_for_lost_pulses():
+    rng = np.random.default_rng(8)
+    first = pulses(120.0, 0.0, 96)
+    second = pulses(60.0, first[-1] + 60 / (60 * 24), 96)
+    f = ClockFollower()
+    for t in delivered(np.concatenate([first, second]), rng)[: 96 + 24]:
+        f.feed([CLOCK], float(t))
+    tempo = f.tempo_bpm()
+    assert tempo is not None and abs(tempo - 60.0) < 1.0, tempo
+    assert f.restarts >= 1
+    assert f.missed <= 2  # at most the two gaps before the run showed a tempo change
+
+
+def test_a_gap_that_is_no_whole_number_of_pulses_restarts_the_fit():
+    rng = np.random.default_rng(9)
+    t = delivered(pulses(120.0, 0.0, 96), rng)
+    t[60:] += 1.5 * 60 / (120 * 24)  # the clock paused for a pulse and a half
+    f = ClockFollower()
+    for x in t:
+        f.feed([CLOCK], float(x))
+    assert f.missed == 0 and f.restarts == 1
+    assert abs(f.tempo_bpm() - 120.0) < 1.0

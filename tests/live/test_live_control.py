@@ -112,7 +112,10 @@ def test_locked_to_a_midi_clock_at_97_bpm_from_another_process(jack_server, tmp_
     drift = abs(last - first)
     print(f"clock follow: tempo after two bars {tempo_two_bars:.4f} bpm; beat offset {first:.3f} ms at the"
           f" start, {last:.3f} ms after 60 s (drift {drift:.3f} ms); spread {np.ptp(span):.3f} ms;"
-          f" {sync.nudges} nudges ({sync.nudged_samples} samples), {sync.retimes} retimes")  # fmt: skip
+          f" {sync.nudges} nudges ({sync.nudged_samples} samples), {sync.retimes} retimes,"
+          f" {sync.locates} locates, {sync.follower.restarts} fit restarts,"
+          f" {sync.follower.missed} pulses missed;"
+          f" {xrun_lines(jack_server) - xruns0} xruns")  # fmt: skip
     assert drift < 1.0, offsets_ms
     # the beats within 1 ms of the typical one: 95 in 100 (a loaded machine may set a callback aside now and
     # then; a period more where jackd logged an xrun meanwhile), and none a quarter beat off
