@@ -48,6 +48,11 @@ BENCHMARKS = {
         "jam server on loopback: relay latency and losses (100 in a room, 1,000 in rooms of 4), clock"
         " offset error, memory per idle client",
     ),
+    "separation": (
+        "bench.separation",
+        "batched HTDemucs vs demucs' apply_model on a GPU (240 s track), the trained 4-stem model vs a"
+        " harmonic/percussive baseline on held-out renders",
+    ),
 }
 
 

@@ -37,6 +37,10 @@ COMMANDS = {
     "devices": ("bridge.cli.devices", "list audio output devices and MIDI ports"),
     "map": ("bridge.cli.map", "bind MIDI controls to a song's parameters: list, targets, add, remove, learn"),
     "train": ("bridge.cli.train", "train an arrangement model (chords, melody) and export it to ONNX"),
+    "separate": (
+        "bridge.cli.separate",
+        "split a mixed song into stems (drums, bass, vocals...) as WAV files",
+    ),
 }
 
 
