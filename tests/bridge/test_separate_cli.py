@@ -95,3 +95,15 @@ def test_refusals_name_the_problem_and_write_nothing(
     assert "'tracks' is not a list" in refused("--model", str(tiny_model), "--into", str(song))
     assert song.read_text() == "tracks: 12\n"
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_the_default_model_is_spleeter_on_the_cpu_with_nothing_to_download(tmp_path: Path) -> None:
+    src = mix_file(tmp_path / "mix.wav", seconds=3.0, rate=44100)
+    out = tmp_path / "stems"
+    assert main(["separate", str(src), "-o", str(out), "--no-progress"]) == 0
+    mix, _ = sf.read(str(src), always_2d=True)
+    parts = [sf.read(str(out / f"{s}.wav"), always_2d=True)[0] for s in ("vocals", "accompaniment")]
+    assert all(p.shape == mix.shape for p in parts)
+    # the two stems add up to the mix (Spleeter's ratio masks), below the 11 kHz where it stops
+    resid = mix - parts[0] - parts[1]
+    assert np.sum(resid**2) < 1e-2 * np.sum(mix**2)
