@@ -7,13 +7,16 @@ line through the arrival times of the last ``window`` pulses (time against pulse
 the tempo is the line's slope and the beat at any moment is read off the line: the jitter of single pulses
 averages out (at 97 bpm a two-bar window of pulses quantised to 2.67 ms periods gives the tempo within a few
 hundredths of a bpm, the phase within a fraction of a millisecond), and since the line is refitted on every
-pulse there is no drift to accumulate. A pulse far from the line (the sender changed tempo, or stopped and
-went on) restarts the fit from the last two pulses, so a tempo change is followed within a few pulses.
+pulse there is no drift to accumulate.
 
-Pulses can be lost on the way (a transport that skipped a cycle under load drops what it carried). A pulse
-that comes a whole number of pulse periods after the last one (2 to 24, within ``gap_tolerance`` of a
-period), while the fit is settled, is counted as following that many lost ones: the position keeps to the
-sender's, where a restart would leave the song a pulse behind for every one lost.
+Under load a transport may hold pulses up (a cycle that ran late) or lose them (a cycle it skipped drops
+what it carried), and a pulse count that slips by one moves the song by a 24th of a beat for good. A pulse
+far from the line (more than ``jump_fraction`` of a period) is therefore held, out of the fit, until two
+pulses in a row sit on the line again at whole pulse numbers (within ``gap_tolerance``): their numbers say
+how many pulses came in between, so the held ones are counted where they belong (``outliers``) and any
+missing are counted as lost (``missed``, up to ``max_lost`` at a time). Pulses that stay off the line
+(``RESTART_AFTER`` of them) are the sender's new tempo or place (it changed tempo, or stopped and went on),
+and the fit starts again from them, so a tempo change is followed within a few pulses.
 
 Pulses count for the tempo whether the transport runs or not (a clock may tick while stopped, so followers
 know the tempo before Start); the position advances only while running. Song Position Pointer (in
@@ -28,7 +31,7 @@ import numpy as np
 
 from engine.midi_out import CLOCK, CONTINUE, PPQN, SONG_POSITION, START, STOP
 
-GAP_RUN = 12  # pulses
+RESTART_AFTER = 6  # pulses off the line, unresolved, that restart the fit
 
 __all__ = ["CLOCK", "CONTINUE", "SONG_POSITION", "START", "STOP", "ClockFollower"]
 
@@ -67,7 +70,8 @@ class ClockFollower:
         self._stopped_pos = 0
         self.restarts = 0
         self.missed = 0  # pulses counted as lost on the way
-        self._gaps: list[int] = []  # where (pulses written) the last few gaps were
+        self.outliers = 0  # pulses counted but kept out of the fit (held up on their way)
+        self._pending: list[tuple[float, float]] = []  # pulses off the line: (time, pulses off)
 
     # -- input ------------------------------------------------------------------------------------------
     def feed(self, message: list[int] | tuple[int, ...], t: float) -> str | None:
@@ -96,36 +100,40 @@ class ClockFollower:
         return None
 
     def _pulse(self, t: float) -> None:
-        if self._n >= self.min_pulses and self._slope > 0:
-            expected = self._icept + self._slope * self._count
-            if abs(t - expected) > self.jump_fraction * self._slope:
-                lost = self._lost_before(t)
-                if lost:
-                    self._count += lost
-                    self.missed += lost
-                    self._add(t)
-                else:
-                    self._refit_from_last(t)
-                return
-        self._add(t)
+        if self._n < self.min_pulses or self._slope <= 0:
+            self._add(t)
+            return
+        d = (t - self._icept) / self._slope - self._count  # pulses after the next expected one
+        if not self._pending and abs(d) <= self.jump_fraction:
+            self._add(t)
+            return
+        # off the line: held until two pulses in a row sit on it again at whole pulse numbers, which says
+        # how many came between (some held up on their way, some lost); too many without that is the
+        # sender's new tempo or place, and the fit starts again from them
+        self._pending.append((t, d))
+        if len(self._pending) >= 2 and self._resolve():
+            return
+        if len(self._pending) >= RESTART_AFTER:
+            self._refit_from_pending()
 
-    def _lost_before(self, t: float) -> int:
-        """How many pulses were lost before one arriving at ``t``: the gap since the last pulse is a whole
-        number of periods (2 or more) and the fit has settled; 0 when the gap says something else."""
-        if self._n < 2 * self.min_pulses:
-            return 0
-        gap = (t - self._t[(self._w - 1) % self.window]) / self._slope
-        periods = round(gap)
-        if not 2 <= periods <= self.max_lost + 1 or abs(gap - periods) > self.gap_tolerance:
-            return 0
-        # gaps one after another are a slower tempo (a clock halved), not losses: the third within
-        # GAP_RUN pulses restarts the fit instead
-        self._gaps = [w for w in self._gaps if self._w - w < GAP_RUN]
-        if len(self._gaps) >= 2:
-            self._gaps = []
-            return 0
-        self._gaps.append(self._w)
-        return int(periods) - 1
+    def _resolve(self) -> bool:
+        (t0, d0), (t1, d1) = self._pending[-2], self._pending[-1]
+        j0, j1 = round(d0), round(d1)
+        before = len(self._pending) - 2  # pulses that came in between, off the line
+        if (
+            j1 != j0 + 1
+            or abs(d0 - j0) > self.gap_tolerance
+            or abs(d1 - j1) > self.gap_tolerance
+            or not before <= j0 <= before + self.max_lost
+        ):
+            return False
+        self.missed += j0 - before
+        self.outliers += before
+        self._pending = []
+        self._count += j0
+        self._add(t0)
+        self._add(t1)
+        return True
 
     def _add(self, t: float) -> None:
         i = self._w % self.window
@@ -136,17 +144,20 @@ class ClockFollower:
         self._n = min(self._n + 1, self.window)
         self._fit()
 
-    def _refit_from_last(self, t: float) -> None:
-        # a jump: keep only the pulse before and this one
-        last = (self._w - 1) % self.window
-        k_prev, t_prev = self._k[last], self._t[last]
+    def _refit_from_pending(self) -> None:
         self._k[:] = 0.0
         self._t[:] = 0.0
-        self._k[last] = k_prev
-        self._t[last] = t_prev
-        self._n = 1
+        self._n = 0
         self.restarts += 1
-        self._add(t)
+        pending, self._pending = self._pending, []
+        for t, _ in pending:
+            i = self._w % self.window
+            self._k[i] = self._count
+            self._t[i] = t
+            self._w += 1
+            self._count += 1
+            self._n += 1
+        self._fit()
 
     def _fit(self) -> None:
         n = self._n

@@ -146,3 +146,32 @@ def test_a_gap_that_is_no_whole_number_of_pulses_restarts_the_fit():
         f.feed([CLOCK], float(x))
     assert f.missed == 0 and f.restarts == 1
     assert abs(f.tempo_bpm() - 120.0) < 1.0
+
+
+def test_pulses_held_up_on_their_way_are_counted_where_they_belong_and_kept_out_of_the_tempo():
+    # a receiver that ran late: pulses arrive together, late by a fraction of a period, by a whole period
+    # (which looks like a lost pulse until the next one comes on time), or by two and a half
+    rng = np.random.default_rng(10)
+    bpm = 97.0
+    period = 60.0 / (bpm * 24)
+    sent = pulses(bpm, 1.0, int(30 * bpm / 60 * 24))
+    got = delivered(sent, rng)
+    for k, late in ((250, 0.6), (251, 0.1), (400, 1.0), (600, 2.5), (601, 1.5), (602, 0.5), (800, 0.9)):
+        got[k] += late * period
+    f = ClockFollower(window=192)
+    f.feed([START], 0.999)
+    worst, tempo_worst = 0.0, 0.0
+    for k, t in enumerate(got):
+        f.feed([CLOCK], float(t))
+        if k >= 200:
+            tempo_worst = max(tempo_worst, abs(f.tempo_bpm() - bpm))
+            mid = sent[k] + 0.5 * period
+            beat = f.beat_at(float(mid) + PERIOD_S / 2)
+            if k + 3 < len(got) and all(
+                k - j not in (250, 251, 400, 600, 601, 602, 800) for j in range(-1, 3)
+            ):
+                worst = max(worst, abs(beat - (k + 0.5) / 24) * 60.0 / bpm)
+    assert f.missed == 0 and f.restarts == 0
+    assert f.outliers >= 5
+    assert worst < 0.001, f"the beat strayed {worst * 1000:.3f} ms"
+    assert tempo_worst < 0.05

@@ -90,7 +90,6 @@ def test_locked_to_a_midi_clock_at_97_bpm_from_another_process(jack_server, tmp_
         le.stop()
         for i in live.inputs:
             i.close()
-    assert abs(tempo_two_bars - BPM_CLOCK) < 0.1, tempo_two_bars
     assert time.monotonic() - t_ready > seconds
     clock = json.loads(sent.read_text())
     pulses = np.array(clock["pulses"], dtype=np.int64)
@@ -114,8 +113,9 @@ def test_locked_to_a_midi_clock_at_97_bpm_from_another_process(jack_server, tmp_
           f" start, {last:.3f} ms after 60 s (drift {drift:.3f} ms); spread {np.ptp(span):.3f} ms;"
           f" {sync.nudges} nudges ({sync.nudged_samples} samples), {sync.retimes} retimes,"
           f" {sync.locates} locates, {sync.follower.restarts} fit restarts,"
-          f" {sync.follower.missed} pulses missed;"
+          f" {sync.follower.missed} pulses missed, {sync.follower.outliers} held up;"
           f" {xrun_lines(jack_server) - xruns0} xruns")  # fmt: skip
+    assert abs(tempo_two_bars - BPM_CLOCK) < 0.1, tempo_two_bars
     assert drift < 1.0, offsets_ms
     # the beats within 1 ms of the typical one: 95 in 100 (a loaded machine may set a callback aside now and
     # then; a period more where jackd logged an xrun meanwhile), and none a quarter beat off
