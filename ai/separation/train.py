@@ -165,7 +165,10 @@ def train(
     while step < config.steps:
         if config.minutes is not None and time.monotonic() - t0 > config.minutes * 60:
             break
-        lr = config.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * step / config.steps))
+        frac = step / config.steps  # of the run, by steps or by the time budget, whichever is further
+        if config.minutes is not None:
+            frac = max(frac, (time.monotonic() - t0) / (config.minutes * 60))
+        lr = config.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
         for g in opt.param_groups:
             g["lr"] = lr
         stems = torch.from_numpy(_remixed_batch(train_songs, rng, config.batch, length)).to(device)
@@ -179,7 +182,8 @@ def train(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
-        running = 0.98 * running + 0.02 * float(loss) if step else float(loss)
+        value = float(loss.detach())
+        running = 0.98 * running + 0.02 * value if step else value
         step += 1
         if step % 100 == 0:
             log(f"step {step}: loss {running:.5f}, lr {lr:.2e}, {time.monotonic() - t0:.0f} s")
@@ -202,7 +206,14 @@ def train(
         "device": torch.cuda.get_device_name() if device.startswith("cuda") else "cpu",
         "data": {
             "folder": str(data),
-            "recipe": manifest.get("recipe", manifest.get("args")),
+            "recipe": {
+                k: manifest.get(k)
+                for k in ("format_version", "seed", "seconds", "sample_rate", "stem_of_role", "generator")
+            },
+            "command": (
+                f"python -m ai.separation.dataset DATA --train {len(train_songs)} --test {len(test_songs)}"
+                f" --seed {manifest.get('seed')} --seconds {manifest.get('seconds')}"
+            ),
             "train_songs": len(train_songs),
             "test_songs": len(test_songs),
         },
