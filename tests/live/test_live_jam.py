@@ -59,7 +59,11 @@ def test_a_live_engine_plays_the_room_and_sends_its_controller(jack_server, tmp_
             await host.wait_acked()
             await player.wait_seq(host.room.seq)
             await asyncio.sleep(0.5)
-            cap, cap_out = await asyncio.to_thread(start_capture, tmp_path, 9.0, [engine_output()])
+            cap, cap_out = await asyncio.to_thread(start_capture, tmp_path, 12.0, [engine_output()])
+            # the controller first, then the room's bass line, so that their onsets never interleave
+            sender = run_sender(tmp_path, f"{name}:midi_in", controller, jack_server["env"])
+            await asyncio.to_thread(sender.wait, 30)
+            await asyncio.sleep(0.3)
             first = int(host.beat_now()) + 3
             for k in range(8):  # the bass line of the others: one note a beat, well ahead of time
                 op = {
@@ -71,9 +75,7 @@ def test_a_live_engine_plays_the_room_and_sends_its_controller(jack_server, tmp_
                 }
                 await host.send({**op, "length": 0.1})
             await host.wait_acked()
-            sender = run_sender(tmp_path, f"{name}:midi_in", controller, jack_server["env"])
-            await asyncio.to_thread(sender.wait, 30)
-            await asyncio.sleep(0.5)
+            await asyncio.sleep((first + 8 - host.beat_now()) * 60.0 / BPM + 0.3)
             await host.wait_seq(player.room.seq)
             rec = await asyncio.to_thread(finish_capture, cap, cap_out)
         finally:
@@ -93,7 +95,7 @@ def test_a_live_engine_plays_the_room_and_sends_its_controller(jack_server, tmp_
     audio = rec["audio"][0]
     beat_s = 60.0 / BPM
     found = onsets(audio, threshold=0.05, quiet=int(0.2 * sr))
-    bass = [f for f in found]  # the controller's notes sound too: keep the ones spaced by whole beats
+    bass = [f for f in found]  # the controller's notes sound first: keep the onsets spaced by whole beats
     spacing = np.diff(np.array(bass, dtype=np.float64)) / sr
     whole = [
         s for s in spacing if abs(s / beat_s - round(s / beat_s)) * beat_s < 0.002 and round(s / beat_s) >= 1
