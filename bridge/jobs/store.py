@@ -4,7 +4,8 @@ A job is ``queued`` until a worker takes it: the worker holds a lease (``lease_s
 heartbeat renews while it works. A worker that dies (even killed with SIGKILL) stops renewing, the lease
 lapses and the job is queued again for the next worker, up to ``max_attempts``, each retry later than the
 last (exponential backoff). A job whose input can never succeed ends ``failed`` with the reason at once.
-A job can be cancelled while queued or running (the worker sees it at its next heartbeat). Progress (a
+A job can be cancelled while queued or running (the worker sees it at its next heartbeat, stops at its next
+progress report and records the cancel once it has cleaned up). Progress (a
 fraction and a stage name) is written by the worker and read by anyone.
 
 Every state change is one SQLite transaction (``BEGIN IMMEDIATE``), so several worker processes on one
@@ -76,7 +77,17 @@ class JobStore:
         self.backoff_s = float(backoff_s)
         self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
+        # several workers opening a new queue at once (strum worker --gpus): switching the journal to WAL
+        # answers "locked" at once, without waiting out the busy timeout, while another one does it
+        deadline = time.monotonic() + 30.0
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
 
@@ -138,9 +149,13 @@ class JobStore:
         db = self._tx()
         try:
             # a worker that stopped renewing: its job is queued again (or failed when out of attempts)
-            lapsed = "SELECT id, attempts, max_attempts FROM jobs WHERE state = 'running' AND lease_until < ?"
+            lapsed = "SELECT * FROM jobs WHERE state = 'running' AND lease_until < ?"
             for r in db.execute(lapsed, (now,)).fetchall():
-                if r["attempts"] >= r["max_attempts"]:
+                if r["cancel"]:  # cancelled while running, and its worker died before it stopped
+                    db.execute(
+                        "UPDATE jobs SET state = 'cancelled', finished = ? WHERE id = ?", (now, r["id"])
+                    )
+                elif r["attempts"] >= r["max_attempts"]:
                     db.execute(
                         "UPDATE jobs SET state = 'failed', error = ?, finished = ? WHERE id = ?",
                         (f"its worker stopped {r['attempts']} times (the last lease lapsed)", now, r["id"]),
@@ -184,10 +199,21 @@ class JobStore:
             if ok:
                 db.execute("UPDATE jobs SET lease_until = ?, progress = ?, stage = ? WHERE id = ?",
                            (time.time() + self.lease_s, float(progress), stage, job_id))  # fmt: skip
-            elif row is not None and row["cancel"] and row["worker"] == worker and row["state"] == "running":
-                db.execute(
-                    "UPDATE jobs SET state = 'cancelled', finished = ? WHERE id = ?", (time.time(), job_id)
-                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return ok
+
+    def cancelled(self, job_id: str, worker: str) -> bool:
+        """Record that ``worker`` stopped a job cancelled while it ran (once its partial output is gone)."""
+        db = self._tx()
+        try:
+            row = db.execute("SELECT state, worker FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            ok = row is not None and row["state"] == "running" and row["worker"] == worker
+            if ok:
+                db.execute("UPDATE jobs SET state = 'cancelled', stage = 'cancelled', finished = ?"
+                           " WHERE id = ?", (time.time(), job_id))  # fmt: skip
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
