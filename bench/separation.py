@@ -7,10 +7,11 @@ segment at a time) and with :func:`ai.separation.demucs_models.separate_batched`
 float32 and bfloat16), in the same run; each is timed after a warm-up, best of ``repeats``. The outputs are
 compared with apply_model's as the reference (SDR of ours against theirs).
 
-Quality: the trained model (``ai/models/weights/strum4stem.th``) on the held-out renders of the data folder
-(``STRUM_SEP_DATA``, default ``data/sep``) with apply_model and with the batched path (fp32, bf16): median
-SDR per stem against the true stems, so the batched path's SDR can be set beside apply_model's; and the
-harmonic/percussive + band-split baseline (:mod:`ai.separation.baseline`) on the same songs.
+Quality: the trained model (``ai/models/weights/strum4stem.th``, or ``STRUM_SEP_WEIGHTS``) on the held-out
+renders of the data folder (``STRUM_SEP_DATA``, default ``data/sep``) with apply_model and with the batched
+path (fp32, bf16): median SDR per stem against the true stems, so the batched path's SDR can be set beside
+apply_model's; and the harmonic/percussive + band-split baseline (:mod:`ai.separation.baseline`) on the
+same songs.
 
     python -m bench separation          # on a machine with a CUDA GPU (the CPU runs a short version)
 """
@@ -112,7 +113,8 @@ def _quality_rows(device: str, quick: bool) -> list[dict[str, Any]]:
     from ai.separation.demucs_models import load_demucs, separate_batched
     from ai.separation.train import STEMS, load_split_arrays
 
-    weights = Path(__file__).resolve().parents[1] / "ai" / "models" / "weights" / "strum4stem.th"
+    default = Path(__file__).resolve().parents[1] / "ai" / "models" / "weights" / "strum4stem.th"
+    weights = Path(os.environ.get("STRUM_SEP_WEIGHTS", default))
     data = Path(os.environ.get("STRUM_SEP_DATA", "data/sep"))
     if not weights.is_file() or not (data / "test").is_dir():
         return [
