@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -26,6 +25,7 @@ from bridge.jam.server import JamServer
 from bridge.jam.store import RoomStore
 from bridge.jam.tokens import make_token
 from engine.session import Session, TrackSpec
+from tests.services import start_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = b"jam-test-secret-0123456789"
@@ -410,29 +410,11 @@ def test_strum_jam_join_records_and_renders_what_the_room_played(tmp_path: Path)
 
 @pytest.fixture
 def redis_server(tmp_path: Path):
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.fail("redis-server is not installed (scripts/test installs it with scripts/setup.sh)")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail("redis-server did not start")
-        time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}"
+    try:
+        url, proc = start_redis(tmp_path)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield url
     proc.terminate()
     proc.wait(10)
 

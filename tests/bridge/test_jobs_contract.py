@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ import soundfile as sf
 
 from bridge.jobs.backend import Jobs, open_jobs
 from bridge.jobs.store import Job
+from tests.services import free_port, start_redis, wait_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LEASE_S = 1.0  # short, so a killed worker's job is taken over quickly
@@ -44,25 +44,6 @@ def song(tmp: Path, minutes: float, name: str = "song.yaml") -> Path:
         f"    notes: [{notes}]\n"
     )
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, proc: subprocess.Popen[Any], what: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not start on port {port}")
-        time.sleep(0.1)
 
 
 # -- servers --------------------------------------------------------------------------------------------
@@ -137,21 +118,10 @@ def rabbitmq() -> Iterator[RabbitMQ]:
 
 
 def redis_server(folder: Path) -> tuple[str, subprocess.Popen[Any]]:
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.fail("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(folder)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
     try:
-        wait_port(port, proc, "redis-server", 10)
+        return start_redis(folder)
     except RuntimeError as exc:
-        proc.kill()
         pytest.fail(str(exc))
-    return f"redis://127.0.0.1:{port}/0", proc
 
 
 # -- the queue under test -------------------------------------------------------------------------------
