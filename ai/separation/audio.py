@@ -3,28 +3,83 @@ channel count and the model's."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ai.separation.errors import SeparationError
+from ai.separation.errors import AudioInputError, DeviceError, SeparationError
 
-__all__ = ["check_audio", "from_model_rate", "read_mix", "to_model_rate"]
+__all__ = [
+    "MAX_RATE",
+    "MIN_RATE",
+    "check_audio",
+    "check_device",
+    "check_rate",
+    "from_model_rate",
+    "read_mix",
+    "to_model_rate",
+]
+
+MIN_RATE, MAX_RATE = 1000, 768000
 
 
-def check_audio(audio: np.ndarray) -> None:
-    """Float audio shaped (channels, frames), 1 or 2 channels, finite, not empty."""
-    if not isinstance(audio, np.ndarray) or audio.ndim != 2:
-        shape = getattr(audio, "shape", None)
-        raise SeparationError(f"audio must be an array shaped (channels, frames), got shape {shape}")
+def check_device(device: str) -> Any:
+    """A torch device for ``device`` (``cpu``, ``cuda``, ``cuda:N``); DeviceError if it is not one here."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise DeviceError(f"device {device!r}: not a device name ({exc})") from None
+    if dev.type == "cpu":
+        return dev
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(f"device {device!r}: CUDA is not available (torch {torch.__version__})")
+        if (dev.index or 0) >= torch.cuda.device_count():
+            raise DeviceError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+        return dev
+    raise DeviceError(f"device {device!r}: unsupported; separators run on 'cpu' or 'cuda[:N]'")
+
+
+def check_audio(audio: object) -> np.ndarray:
+    """Float audio shaped (channels, frames), 1 or 2 channels, finite, not empty, as contiguous float32;
+    AudioInputError says what is wrong."""
+    if not isinstance(audio, np.ndarray):
+        raise AudioInputError(f"audio must be a numpy array (channels, frames), got {type(audio).__name__}")
+    if audio.dtype.kind != "f":
+        raise AudioInputError(
+            f"audio must be floating point (float32, -1..1), got {audio.dtype}; scale integer PCM first"
+        )
+    if audio.ndim != 2:
+        hint = " (mono: pass audio[None, :])" if audio.ndim == 1 else ""
+        raise AudioInputError(f"audio must be 2-D (channels, frames), got shape {audio.shape}{hint}")
     if audio.shape[0] not in (1, 2):
-        raise SeparationError(f"audio must have 1 or 2 channels, got {audio.shape[0]} (shape {audio.shape})")
+        hint = "; is it (frames, channels)? pass audio.T" if audio.shape[1] in (1, 2) else ""
+        raise AudioInputError(f"audio must have 1 or 2 channels, got shape {audio.shape}{hint}")
     if audio.shape[1] == 0:
-        raise SeparationError("audio holds no frames")
-    if not np.issubdtype(audio.dtype, np.floating):
-        raise SeparationError(f"audio must be floating point, got {audio.dtype}")
-    if not np.all(np.isfinite(audio)):
-        raise SeparationError("audio holds NaN or infinite samples")
+        raise AudioInputError("audio has no frames")
+    finite = np.isfinite(audio)
+    if not finite.all():
+        ch, frame = np.argwhere(~finite)[0]
+        raise AudioInputError(
+            f"audio holds {int((~finite).sum())} NaN or infinite samples, the first at channel {ch}, "
+            f"frame {frame}"
+        )
+    return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+def check_rate(sample_rate: object) -> int:
+    """A sample rate as a whole number of Hz in MIN_RATE..MAX_RATE."""
+    if isinstance(sample_rate, (int, float, np.integer, np.floating)) and not isinstance(sample_rate, bool):
+        rate = float(sample_rate)
+        if math.isfinite(rate) and rate.is_integer() and MIN_RATE <= rate <= MAX_RATE:
+            return int(rate)
+    raise AudioInputError(
+        f"sample rate must be a whole number of Hz in {MIN_RATE}..{MAX_RATE}, got {sample_rate!r}"
+    )
 
 
 def read_mix(path: str | Path) -> tuple[np.ndarray, int]:
@@ -38,9 +93,8 @@ def read_mix(path: str | Path) -> tuple[np.ndarray, int]:
         raise SeparationError(str(exc)) from None
     audio = np.array(data.samples, dtype=np.float32)
     if audio.shape[0] > 2:
-        raise SeparationError(f"{path}: {audio.shape[0]} channels; separation takes mono or stereo mixes")
-    check_audio(audio)
-    return audio, int(data.sample_rate)
+        raise AudioInputError(f"{path}: {audio.shape[0]} channels; separation takes mono or stereo mixes")
+    return check_audio(audio), int(data.sample_rate)
 
 
 def to_model_rate(audio: np.ndarray, rate: int, model_rate: int) -> np.ndarray:

@@ -18,7 +18,6 @@ through the model in batches (and in bfloat16 on a GPU if asked) instead of one 
 from __future__ import annotations
 
 import fractions
-import math
 import re
 import warnings
 from collections.abc import Callable
@@ -256,11 +255,9 @@ class DemucsSeparator:
         bf16: bool = False,
         name: str = "demucs",
     ) -> None:
-        torch = _torch()
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise SeparationError(f"device {device!r}: no CUDA GPU is available here (use --device cpu)")
-        if not (device == "cpu" or device.startswith("cuda")):
-            raise SeparationError(f"device {device!r} is not supported (cpu, cuda or cuda:N)")
+        from ai.separation.audio import check_device
+
+        check_device(device)
         self.model = model.to(device)
         self.device = device
         self.batch_size = int(batch_size)
@@ -274,9 +271,10 @@ class DemucsSeparator:
     def separate(
         self, audio: np.ndarray, sample_rate: int, progress: Progress | None = None
     ) -> dict[str, np.ndarray]:
-        from ai.separation.audio import check_audio, from_model_rate, to_model_rate
+        from ai.separation.audio import check_audio, check_rate, from_model_rate, to_model_rate
 
-        check_audio(audio)
+        audio = check_audio(audio)
+        sample_rate = check_rate(sample_rate)
         x = to_model_rate(audio, sample_rate, self.sample_rate)
         channels = x.shape[0]
         if self.channels == channels:
@@ -318,9 +316,3 @@ class DemucsSeparator:
         )
         out: np.ndarray = (est * std + mean).cpu().numpy()
         return out
-
-
-def segment_count(length: int, sample_rate: int, segment: float, overlap: float = 0.25) -> int:
-    """How many segments a track of ``length`` frames is cut into."""
-    seg = int(sample_rate * segment)
-    return math.ceil(length / int((1 - overlap) * seg))

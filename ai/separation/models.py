@@ -50,8 +50,6 @@ def load_separator(
     from ai.separation.demucs_models import DemucsSeparator, load_demucs
 
     if model == "spleeter":
-        if device != "cpu" and not device.startswith("cuda"):
-            raise SeparationError(f"device {device!r} is not supported (cpu, cuda or cuda:N)")
         from ai.separation.spleeter import SpleeterSeparator
 
         return SpleeterSeparator(device=device)

@@ -36,7 +36,8 @@ import numpy as np
 import soxr
 import torch
 
-from ai.separation.errors import AudioInputError, DeviceError, WeightsError
+from ai.separation.audio import check_audio, check_device, check_rate
+from ai.separation.errors import WeightsError
 from ai.separation.spleeter_net import SpleeterUNet, build_unet, read_weights
 
 __all__ = ["SEGMENT_SECONDS", "ProgressFn", "SpleeterSeparator", "default_weights_dir", "weight_files"]
@@ -56,7 +57,6 @@ WEIGHT_FILES = {
     "vocals": ("vocals.ckpt", "testcheckpoint0.ckpt"),
     "accompaniment": ("accompaniment.ckpt", "testcheckpoint1.ckpt"),
 }
-MIN_RATE, MAX_RATE = 1000, 768000
 
 
 def default_weights_dir() -> Path:
@@ -92,57 +92,6 @@ def weight_files(weights: str | Path | None = None) -> dict[str, Path]:
     return files
 
 
-def _check_device(device: str) -> torch.device:
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError, ValueError) as exc:
-        raise DeviceError(f"device {device!r}: not a device name ({exc})") from None
-    if dev.type == "cpu":
-        return dev
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise DeviceError(f"device {device!r}: CUDA is not available (torch {torch.__version__})")
-        if (dev.index or 0) >= torch.cuda.device_count():
-            raise DeviceError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) here")
-        return dev
-    raise DeviceError(f"device {device!r}: unsupported; the Spleeter separator runs on 'cpu' or 'cuda[:N]'")
-
-
-def _check_audio(audio: object) -> np.ndarray:
-    if not isinstance(audio, np.ndarray):
-        raise AudioInputError(f"audio must be a numpy array (channels, frames), got {type(audio).__name__}")
-    if audio.dtype.kind != "f":
-        raise AudioInputError(
-            f"audio must be floating point (float32, -1..1), got {audio.dtype}; scale integer PCM first"
-        )
-    if audio.ndim != 2:
-        hint = " (mono: pass audio[None, :])" if audio.ndim == 1 else ""
-        raise AudioInputError(f"audio must be 2-D (channels, frames), got shape {audio.shape}{hint}")
-    if audio.shape[0] not in (1, 2):
-        hint = "; is it (frames, channels)? pass audio.T" if audio.shape[1] in (1, 2) else ""
-        raise AudioInputError(f"audio must have 1 or 2 channels, got shape {audio.shape}{hint}")
-    if audio.shape[1] == 0:
-        raise AudioInputError("audio has no frames")
-    finite = np.isfinite(audio)
-    if not finite.all():
-        ch, frame = np.argwhere(~finite)[0]
-        raise AudioInputError(
-            f"audio holds {int((~finite).sum())} NaN or infinite samples, the first at channel {ch}, "
-            f"frame {frame}"
-        )
-    return np.ascontiguousarray(audio, dtype=np.float32)
-
-
-def _check_rate(sample_rate: object) -> int:
-    if isinstance(sample_rate, (int, float, np.integer, np.floating)) and not isinstance(sample_rate, bool):
-        rate = float(sample_rate)
-        if math.isfinite(rate) and rate.is_integer() and MIN_RATE <= rate <= MAX_RATE:
-            return int(rate)
-    raise AudioInputError(
-        f"sample rate must be a whole number of Hz in {MIN_RATE}..{MAX_RATE}, got {sample_rate!r}"
-    )
-
-
 def _fit(audio: np.ndarray, frames: int) -> np.ndarray:
     """Cut or zero-pad (channels, n) to exactly ``frames``."""
     if audio.shape[1] >= frames:
@@ -168,7 +117,7 @@ class SpleeterSeparator:
         *,
         segments_per_chunk: int | None = None,
     ) -> None:
-        self.device = _check_device(device)
+        self.device = check_device(device)
         if segments_per_chunk is None:
             segments_per_chunk = 1 if self.device.type == "cpu" else 8
         if (
@@ -190,8 +139,8 @@ class SpleeterSeparator:
     ) -> dict[str, np.ndarray]:
         """Stems of ``audio`` (float, ``(channels, frames)``, 1 or 2 channels) as float32 arrays of the
         same shape and rate, by stem name."""
-        x = _check_audio(audio)
-        rate = _check_rate(sample_rate)
+        x = check_audio(audio)
+        rate = check_rate(sample_rate)
         channels, frames = x.shape
         report: ProgressFn = progress if progress is not None else (lambda fraction, stage: None)
         resample = rate != SAMPLE_RATE

@@ -86,9 +86,10 @@ def _plot(path: Path, source: Path, stems: dict[str, Path]) -> None:
 
     from engine.audiofile import read_audio
 
-    rows: list[tuple[str, Any]] = [("mix", read_audio(source).samples)]
+    mix = read_audio(source)
+    rate = mix.sample_rate
+    rows: list[tuple[str, Any]] = [("mix", mix.samples)]
     rows += [(s, read_audio(p).samples) for s, p in stems.items()]
-    rate = read_audio(source).sample_rate
     fig, axes = plt.subplots(len(rows), 1, figsize=(12, 1.4 * len(rows)), sharex=True, squeeze=False)
     for ax, (name, x) in zip(axes[:, 0], rows, strict=True):
         mono = np.mean(x, axis=0)

@@ -4,7 +4,7 @@ Parameters: ``{"audio": PATH, "model": NAME or PATH (default spleeter), "stems":
 "device": "cpu" | "cuda" | "cuda:N", "model_dir": FOLDER, "batch": N, "bf16": bool}``. The stems are
 written as ``<job id>/<stem>.wav`` under the job's output folder: first into ``.<job id>.<tag>.part/``,
 renamed into place once every stem is complete, so an attempt killed halfway leaves nothing under the job's
-name and the next attempt clears what it left.
+name (the worker clears what a killed attempt left before the next one runs).
 
 Audio that cannot be read, a model that is not installed or does not load, a stem the model does not have
 and a device the worker lacks end the job ``failed`` with the reason (retrying would not help); other errors
@@ -57,8 +57,6 @@ def run_separate(
     from ai.separation.errors import SeparationError
     from ai.separation.models import load_separator
 
-    for left in out_dir.glob(f".{job_id}.*.part"):  # a killed attempt's
-        shutil.rmtree(left, ignore_errors=True) if left.is_dir() else left.unlink(missing_ok=True)
     progress(0.0, "loading")
     try:
         audio, rate = read_mix(params["audio"])

@@ -119,7 +119,7 @@ def test_bad_audio_and_devices_are_refused() -> None:
     with pytest.raises(SeparationError, match="1 or 2 channels"):
         sep.separate(np.zeros((6, 100), np.float32), 8000)
     if not torch.cuda.is_available():
-        with pytest.raises(SeparationError, match="no CUDA GPU"):
+        with pytest.raises(SeparationError, match="CUDA is not available"):
             DemucsSeparator(tiny(8), device="cuda")
-    with pytest.raises(SeparationError, match="not supported"):
+    with pytest.raises(SeparationError, match="not a device name"):
         DemucsSeparator(tiny(8), device="tpu")
