@@ -18,8 +18,8 @@ Nothing is lost, nothing runs twice:
 - ``worker_prefetch_multiplier = 1``: a worker holds only the message it works on, so a killed worker
   strands no queued jobs behind its running one, and a long GPU job never sits behind another.
 - ``visibility_timeout`` (Redis) longer than the longest job: Redis redelivers a message unacknowledged
-  that long even if its worker is alive. Issue 11 records the measurement: untuned, a Redis broker
-  lost 2 of 50 jobs to a killed worker; with these settings neither broker lost any.
+  that long even if its worker is alive. Untuned, a Redis broker has been seen to lose 2 of 50 jobs to a
+  killed worker; with these settings the contract tests lose none on either broker.
 - The claim in the registry makes redelivery harmless: a message for a job that has ended is dropped;
   one for a job whose worker is alive (lease renewed) waits for that worker, and takes the job over
   only when the lease lapses. So a duplicate delivery never runs a finished job again.
