@@ -207,21 +207,12 @@ class JobStore:
 
     def cancelled(self, job_id: str, worker: str) -> bool:
         """Record that ``worker`` stopped a job cancelled while it ran (once its partial output is gone)."""
-        db = self._tx()
-        try:
-            row = db.execute("SELECT state, worker FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            ok = row is not None and row["state"] == "running" and row["worker"] == worker
-            if ok:
-                db.execute("UPDATE jobs SET state = 'cancelled', stage = 'cancelled', finished = ?"
-                           " WHERE id = ?", (time.time(), job_id))  # fmt: skip
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        return ok
+        return self._end(job_id, worker, "state = 'cancelled', stage = 'cancelled'", ())
 
     def finish(self, job_id: str, worker: str, result: dict[str, Any]) -> bool:
-        return self._end(job_id, worker, "done", result=json.dumps(result))
+        return self._end(
+            job_id, worker, "state = 'done', result = ?, progress = 1, stage = 'done'", (json.dumps(result),)
+        )
 
     def fail(self, job_id: str, worker: str, error: str, retry: bool) -> bool:
         """A job's attempt failed: queued again later (``retry`` and attempts left) or failed for good."""
@@ -250,14 +241,15 @@ class JobStore:
             raise
         return True
 
-    def _end(self, job_id: str, worker: str, state: str, result: str | None) -> bool:
+    def _end(self, job_id: str, worker: str, sets: str, values: tuple[Any, ...]) -> bool:
+        """End a job ``worker`` is running: ``sets`` (SQL assignments, with ``values``) and its end time."""
         db = self._tx()
         try:
             row = db.execute("SELECT state, worker FROM jobs WHERE id = ?", (job_id,)).fetchone()
             ok = row is not None and row["state"] == "running" and row["worker"] == worker
             if ok:
-                db.execute("UPDATE jobs SET state = ?, result = ?, progress = 1, stage = 'done', finished = ?"
-                           " WHERE id = ?", (state, result, time.time(), job_id))  # fmt: skip
+                sql = f"UPDATE jobs SET {sets}, finished = ? WHERE id = ?"
+                db.execute(sql, (*values, time.time(), job_id))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
