@@ -24,7 +24,15 @@ import numpy as np
 
 from ai.separation.errors import SeparationError
 
-__all__ = ["DEFAULT_MODEL", "MODELS", "load_separator", "separate_file", "trained_weights"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "MODELS",
+    "load_separator",
+    "separate_file",
+    "stems_of",
+    "trained_weights",
+    "write_stems",
+]
 
 DEFAULT_MODEL = "spleeter"
 DEMUCS_NAMES = ("htdemucs", "htdemucs_6s", "htdemucs_ft")
@@ -75,10 +83,25 @@ def load_separator(
     raise SeparationError(f"unknown model {model!r}: one of {', '.join(MODELS)}, or a model file or folder")
 
 
-def _write_wav(path: Path, audio: np.ndarray, rate: int) -> None:
+def stems_of(separator: Any, stems: list[str] | None) -> list[str]:
+    """The stems asked for (all the separator's when none are named); SeparationError names any it lacks."""
+    wanted = list(separator.stems) if not stems else list(stems)
+    unknown = [s for s in wanted if s not in separator.stems]
+    if unknown:
+        raise SeparationError(
+            f"{separator.name} has no stem {', '.join(unknown)} (its stems: {', '.join(separator.stems)})"
+        )
+    return wanted
+
+
+def write_stems(folder: Path, est: dict[str, np.ndarray], stems: list[str], rate: int) -> None:
+    """``folder/<stem>.wav`` for each of ``stems``: 32-bit float WAV, (channels, frames) audio at ``rate``."""
     import soundfile as sf
 
-    sf.write(str(path), np.ascontiguousarray(audio.T), rate, subtype="FLOAT", format="WAV")
+    for s in stems:
+        sf.write(
+            str(folder / f"{s}.wav"), np.ascontiguousarray(est[s].T), rate, subtype="FLOAT", format="WAV"
+        )
 
 
 def separate_file(
@@ -93,12 +116,7 @@ def separate_file(
     place when all are complete, so an interrupted run leaves no partial stems under their names."""
     from ai.separation.audio import read_mix
 
-    wanted = list(separator.stems) if not stems else list(stems)
-    unknown = [s for s in wanted if s not in separator.stems]
-    if unknown:
-        raise SeparationError(
-            f"{separator.name} has no stem {', '.join(unknown)} (its stems: {', '.join(separator.stems)})"
-        )
+    wanted = stems_of(separator, stems)
     audio, rate = read_mix(source)
     if progress is not None:
         progress(0.0, "separating")
@@ -110,8 +128,7 @@ def separate_file(
     try:
         if progress is not None:
             progress(1.0, "writing")
-        for s in wanted:
-            _write_wav(tmp / f"{s}.wav", est[s], rate)
+        write_stems(tmp, est, wanted, rate)
         paths = {}
         for s in wanted:
             target = out / f"{s}.wav"

@@ -55,7 +55,7 @@ def run_separate(
 ) -> dict[str, Any]:
     from ai.separation.audio import read_mix
     from ai.separation.errors import SeparationError
-    from ai.separation.models import load_separator
+    from ai.separation.models import load_separator, stems_of, write_stems
 
     progress(0.0, "loading")
     try:
@@ -68,25 +68,16 @@ def run_separate(
             batch_size=int(params.get("batch", 16)),
             bf16=bool(params.get("bf16", False)),
         )
+        stems = stems_of(sep, params.get("stems"))
     except SeparationError as exc:
         raise bad(str(exc)) from None
-    stems = params.get("stems") or list(sep.stems)
-    unknown = [s for s in stems if s not in sep.stems]
-    if unknown:
-        raise bad(f"{sep.name} has no stem {', '.join(unknown)} (its stems: {', '.join(sep.stems)})")
     est = sep.separate(audio, rate, progress=lambda f, stage: progress(0.95 * f, stage))
-    import numpy as np
-    import soundfile as sf
-
     target = out_dir / job_id
     tmp = out_dir / f".{job_id}.{uuid.uuid4().hex[:8]}.part"
     tmp.mkdir(parents=True)
     try:
         progress(0.95, "writing")
-        for s in stems:
-            sf.write(
-                str(tmp / f"{s}.wav"), np.ascontiguousarray(est[s].T), rate, subtype="FLOAT", format="WAV"
-            )
+        write_stems(tmp, est, stems, rate)
         if target.exists():  # an earlier attempt that finished writing but not its record: the same stems
             shutil.rmtree(target)
         os.replace(tmp, target)
