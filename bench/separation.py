@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from ai.separation.metrics import sdr
+
 SOURCES = ["drums", "bass", "other", "vocals"]
 
 
@@ -44,12 +46,6 @@ def _best(fn: Any, device: str, repeats: int) -> tuple[float, Any]:
         _sync(device)
         best = min(best, time.perf_counter() - t)
     return best, out
-
-
-def _sdr(ref: np.ndarray, est: np.ndarray) -> float:
-    num = float(np.sum(np.square(ref, dtype=np.float64)))
-    den = float(np.sum(np.square(ref - est, dtype=np.float64)))
-    return 10.0 * np.log10((num + 1e-12) / (den + 1e-12))
 
 
 def _speed_rows(device: str, quick: bool) -> list[dict[str, Any]]:
@@ -85,11 +81,11 @@ def _speed_rows(device: str, quick: bool) -> list[dict[str, Any]]:
             {"name": "demucs apply_model", "seconds": t_ref, "realtime_x": seconds / t_ref},
         ]
         ref_np = ref.float().cpu().numpy()
-        agree32 = min(_sdr(ref_np[k], o32.cpu().numpy()[k]) for k in range(len(SOURCES)))
+        agree32 = min(sdr(ref_np[k], o32.cpu().numpy()[k]) for k in range(len(SOURCES)))
         rows[0]["note"] = f"{seconds:.0f} s stereo; vs apply_model: SDR {agree32:.1f} dB (worst stem)"
         if device.startswith("cuda"):
             t16, o16 = _best(lambda: separate_batched(model, mix, batch_size=32, bf16=True), device, repeats)
-            agree16 = min(_sdr(ref_np[k], o16.cpu().numpy()[k]) for k in range(len(SOURCES)))
+            agree16 = min(sdr(ref_np[k], o16.cpu().numpy()[k]) for k in range(len(SOURCES)))
             rows.insert(
                 1,
                 {
@@ -156,11 +152,11 @@ def _quality_rows(device: str, quick: bool) -> list[dict[str, Any]]:
                 e = (est * std + mean).float().cpu().numpy()[:, 0]
                 for k, s in enumerate(STEMS):
                     if np.max(np.abs(song[k])) > 1e-4:
-                        scores[name][s].append(_sdr(song[k], e[k]))
+                        scores[name][s].append(sdr(song[k], e[k]))
         b = separate_baseline(mono[0], 22050)
         for k, s in enumerate(STEMS):
             if np.max(np.abs(song[k])) > 1e-4:
-                scores["base"][s].append(_sdr(song[k], np.asarray(b[s]).reshape(-1)))
+                scores["base"][s].append(sdr(song[k], np.asarray(b[s]).reshape(-1)))
 
     def med(m: str) -> tuple[float, str]:
         per = {s: float(np.median(v)) for s, v in scores[m].items() if v}

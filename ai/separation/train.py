@@ -104,18 +104,12 @@ def _remixed_batch(songs: list[np.ndarray], rng: random.Random, batch: int, leng
     return out
 
 
-def sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
-    """10·log10(‖s‖² / ‖s − ŝ‖²) in dB (the plain energy ratio)."""
-    num = float(np.sum(np.square(reference, dtype=np.float64)))
-    den = float(np.sum(np.square(reference - estimate, dtype=np.float64)))
-    return 10.0 * math.log10((num + 1e-9) / (den + 1e-9))
-
-
 def evaluate(model: Any, songs: list[np.ndarray], device: str, bf16: bool) -> dict[str, float]:
     """Median SDR per stem (and their mean) over whole held-out songs, separated as separation does."""
     import torch
 
     from ai.separation.demucs_models import separate_batched
+    from ai.separation.metrics import sdr
 
     model.eval()
     scores: dict[str, list[float]] = {s: [] for s in STEMS}
