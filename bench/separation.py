@@ -103,11 +103,12 @@ def _speed_rows(device: str, quick: bool) -> list[dict[str, Any]]:
 
 
 def _quality_rows(device: str, quick: bool) -> list[dict[str, Any]]:
-    import torch
     from demucs.apply import apply_model
 
+    from ai.separation.baseline import separate_baseline
     from ai.separation.demucs_models import load_demucs, separate_batched
-    from ai.separation.train import STEMS, load_split_arrays
+    from ai.separation.evaluate import evaluate
+    from ai.separation.train import SAMPLE_RATE, load_split_arrays, medians, model_separator, song_items
 
     default = Path(__file__).resolve().parents[1] / "ai" / "models" / "weights" / "strum4stem.th"
     weights = Path(os.environ.get("STRUM_SEP_WEIGHTS", default))
@@ -125,42 +126,29 @@ def _quality_rows(device: str, quick: bool) -> list[dict[str, Any]]:
     songs = load_split_arrays(data, "test")
     if quick:
         songs = songs[:2]
-    scores: dict[str, dict[str, list[float]]] = {
-        m: {s: [] for s in STEMS} for m in ("apply", "fp32", "bf16", "base")
+    items = song_items(songs)
+    cuda = device.startswith("cuda")
+    runs = {
+        "apply": lambda x: apply_model(model, x[None], shifts=0, split=True, overlap=0.25)[0],
+        "fp32": lambda x: separate_batched(model, x, batch_size=32),
+        "bf16": lambda x: separate_batched(model, x, batch_size=32, bf16=cuda),
     }
-    timing = {"apply": 0.0, "fp32": 0.0, "bf16": 0.0}
-    total_s = 0.0
-    from ai.separation.baseline import separate_baseline
+    timing = {name: 0.0 for name in runs}
+    results = {}
+    for name, run in runs.items():
 
-    for song in songs:
-        mono = song.sum(axis=0, keepdims=True)
-        total_s += mono.shape[1] / 22050
-        mix = torch.from_numpy(mono).to(device)
-        mean, std = mix.mean(), mix.std().clamp_min(1e-8)
-        norm = (mix - mean) / std
-        with torch.no_grad():
-            runs = {
-                "apply": lambda x=norm: apply_model(model, x[None], shifts=0, split=True, overlap=0.25)[0],
-                "fp32": lambda x=norm: separate_batched(model, x, batch_size=32),
-                "bf16": lambda x=norm: separate_batched(
-                    model, x, batch_size=32, bf16=device.startswith("cuda")
-                ),
-            }
-            for name, fn in runs.items():
-                t, est = _best(fn, device, 1)
-                timing[name] += t
-                e = (est * std + mean).float().cpu().numpy()[:, 0]
-                for k, s in enumerate(STEMS):
-                    if np.max(np.abs(song[k])) > 1e-4:
-                        scores[name][s].append(sdr(song[k], e[k]))
-        b = separate_baseline(mono[0], 22050)
-        for k, s in enumerate(STEMS):
-            if np.max(np.abs(song[k])) > 1e-4:
-                scores["base"][s].append(sdr(song[k], np.asarray(b[s]).reshape(-1)))
+        def timed(x: Any, name: str = name, run: Any = run) -> Any:
+            t, est = _best(lambda: run(x), device, 1)
+            timing[name] += t
+            return est
+
+        results[name] = medians(evaluate(model_separator(model, device, timed), items, SAMPLE_RATE))
+    results["base"] = medians(evaluate(separate_baseline, items, SAMPLE_RATE))
+    total_s = sum(song.shape[1] for song in songs) / SAMPLE_RATE
 
     def med(m: str) -> tuple[float, str]:
-        per = {s: float(np.median(v)) for s, v in scores[m].items() if v}
-        return float(np.mean(list(per.values()))), ", ".join(f"{s} {v:.2f}" for s, v in per.items())
+        per = {s: v for s, v in results[m].items() if s != "mean" and np.isfinite(v)}
+        return results[m]["mean"], ", ".join(f"{s} {v:.2f}" for s, v in per.items())
 
     rows = []
     for m, label in (

@@ -104,26 +104,43 @@ def _remixed_batch(songs: list[np.ndarray], rng: random.Random, batch: int, leng
     return out
 
 
-def evaluate(model: Any, songs: list[np.ndarray], device: str, bf16: bool) -> dict[str, float]:
-    """Median SDR per stem (and their mean) over whole held-out songs, separated as separation does."""
+def song_items(songs: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
+    """Songs as (4, frames) arrays -> the items :func:`ai.separation.evaluate.evaluate` scores."""
+    return [{**{s: song[k] for k, s in enumerate(STEMS)}, "mix": song.sum(axis=0)} for song in songs]
+
+
+def model_separator(
+    model: Any, device: str, run: Callable[[Any], Any]
+) -> Callable[..., dict[str, np.ndarray]]:
+    """A mono mix -> stems function of a mono model, normalised as separation does; ``run`` takes the
+    normalised (1, frames) tensor to the model's (stems, 1, frames) estimate."""
     import torch
 
-    from ai.separation.demucs_models import separate_batched
-    from ai.separation.metrics import sdr
+    def separate(mix: np.ndarray, sr: int) -> dict[str, np.ndarray]:
+        x = torch.from_numpy(np.ascontiguousarray(mix[None, :], dtype=np.float32)).to(device)
+        mean, std = x.mean(), x.std().clamp_min(1e-8)
+        with torch.no_grad():
+            est = (run((x - mean) / std) * std + mean).float().cpu().numpy()[:, 0]
+        return {s: est[k] for k, s in enumerate(STEMS)}
 
-    model.eval()
-    scores: dict[str, list[float]] = {s: [] for s in STEMS}
-    for song in songs:
-        mix = torch.from_numpy(song.sum(axis=0, keepdims=True)).to(device)
-        mean, std = mix.mean(), mix.std().clamp_min(1e-8)
-        est = separate_batched(model, (mix - mean) / std, batch_size=32, bf16=bf16)
-        est = (est * std + mean).float().cpu().numpy()[:, 0]
-        for k, s in enumerate(STEMS):
-            if np.max(np.abs(song[k])) > 1e-4:  # a stem the song has
-                scores[s].append(sdr(song[k], est[k]))
-    out = {s: float(np.median(v)) if v else float("nan") for s, v in scores.items()}
+    return separate
+
+
+def medians(result: dict[str, Any]) -> dict[str, float]:
+    """Median SDR per stem of an :func:`ai.separation.evaluate.evaluate` result, and their mean."""
+    out = {s: float(result["stems"][s]["sdr_median"]) for s in STEMS}
     out["mean"] = float(np.nanmean([out[s] for s in STEMS]))
     return out
+
+
+def evaluate(model: Any, songs: list[np.ndarray], device: str, bf16: bool) -> dict[str, float]:
+    """Median SDR per stem (and their mean) over whole held-out songs, separated as separation does."""
+    from ai.separation.demucs_models import separate_batched
+    from ai.separation.evaluate import evaluate as score
+
+    model.eval()
+    fn = model_separator(model, device, lambda x: separate_batched(model, x, batch_size=32, bf16=bf16))
+    return medians(score(fn, song_items(songs), SAMPLE_RATE))
 
 
 def train(
