@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -75,8 +76,11 @@ class JobStore:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.lease_s = float(lease_s)
         self.backoff_s = float(backoff_s)
-        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
+        # one connection per thread (a worker's heartbeat thread writes beside its main thread): two
+        # threads on one connection would run their transactions inside each other's
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
         # several workers opening a new queue at once (strum worker --gpus): switching the journal to WAL
         # answers "locked" at once, without waiting out the busy timeout, while another one does it
         deadline = time.monotonic() + 30.0
@@ -91,8 +95,23 @@ class JobStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
 
+    @property
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            db.row_factory = sqlite3.Row
+            self._local.db = db
+            with self._connections_lock:
+                self._connections.append(db)
+        return db
+
     def close(self) -> None:
-        self._db.close()
+        with self._connections_lock:
+            for db in self._connections:
+                db.close()
+            self._connections = []
+        self._local = threading.local()
 
     def _tx(self) -> sqlite3.Connection:
         self._db.execute("BEGIN IMMEDIATE")

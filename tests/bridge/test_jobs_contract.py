@@ -73,7 +73,7 @@ class RabbitMQ:
             channel.queue_purge(QUEUE)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # stopped with this module: nothing of it runs beside later tests
 def rabbitmq() -> Iterator[RabbitMQ]:
     """A RabbitMQ broker of its own (node name, ports, data, logs in a temporary folder) for the session."""
     base = Path("/usr/lib/rabbitmq/bin")
@@ -90,6 +90,8 @@ def rabbitmq() -> Iterator[RabbitMQ]:
         "RABBITMQ_LOG_BASE": str(folder / "log"), "RABBITMQ_PID_FILE": str(folder / "pid"),
         "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "enabled_plugins"),
         "RABBITMQ_FEATURE_FLAGS_FILE": str(folder / "feature_flags"),
+        # Erlang's schedulers spin while idle by default: on two shared cores that starves other processes
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "+sbwt none +sbwtdcpu none +sbwtdio none",
     }  # fmt: skip
     for sub in ("mnesia", "log"):
         (folder / sub).mkdir()
