@@ -15,8 +15,10 @@ far from the line (more than ``jump_fraction`` of a period) is therefore held, o
 pulses in a row sit on the line again at whole pulse numbers (within ``gap_tolerance``): their numbers say
 how many pulses came in between, so the held ones are counted where they belong (``outliers``) and any
 missing are counted as lost (``missed``, up to ``max_lost`` at a time). Pulses that stay off the line
-(``RESTART_AFTER`` of them) are the sender's new tempo or place (it changed tempo, or stopped and went on),
-and the fit starts again from them, so a tempo change is followed within a few pulses.
+(``RESTART_AFTER`` of them, at least half a period apart; four times as many when they came in bunches,
+as a receiver catching up after a stall delivers them) are the sender's new tempo or place (it changed
+tempo, or stopped and went on), and the fit starts again from them, so a tempo change is followed within
+a few pulses.
 
 Pulses count for the tempo whether the transport runs or not (a clock may tick while stopped, so followers
 know the tempo before Start); the position advances only while running. Song Position Pointer (in
@@ -25,6 +27,7 @@ sixteenths) sets where Continue resumes; Start resumes from the top.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -113,8 +116,15 @@ class ClockFollower:
         self._pending.append((t, d))
         if len(self._pending) >= 2 and self._resolve():
             return
-        if len(self._pending) >= RESTART_AFTER:
+        n = len(self._pending)
+        if n >= 4 * RESTART_AFTER or (n >= RESTART_AFTER and self._pending_even()):
             self._refit_from_pending()
+
+    def _pending_even(self) -> bool:
+        """The held pulses come a period or more apart, as a sender's pulses do at a new tempo; pulses
+        delivered in a bunch (a receiver catching up after a stall) are not a tempo, so the fit waits."""
+        t = [p[0] for p in self._pending]
+        return all(b - a >= self.jump_fraction * self._slope for a, b in itertools.pairwise(t))
 
     def _resolve(self) -> bool:
         (t0, d0), (t1, d1) = self._pending[-2], self._pending[-1]

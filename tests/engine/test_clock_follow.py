@@ -175,3 +175,21 @@ def test_pulses_held_up_on_their_way_are_counted_where_they_belong_and_kept_out_
     assert f.outliers >= 5
     assert worst < 0.001, f"the beat strayed {worst * 1000:.3f} ms"
     assert tempo_worst < 0.05
+
+
+def test_a_long_stall_delivered_in_a_bunch_is_not_taken_for_a_new_tempo():
+    # the receiver stalls for ten pulses and then gets them all at once; the clock goes on as before
+    rng = np.random.default_rng(11)
+    bpm = 97.0
+    period = 60.0 / (bpm * 24)
+    sent = pulses(bpm, 1.0, int(20 * bpm / 60 * 24))
+    got = delivered(sent, rng)
+    got[300:310] = got[310] - 1e-4 * np.arange(10, 0, -1)  # all ten arrive just before the eleventh
+    f = ClockFollower(window=192)
+    f.feed([START], 0.999)
+    for t in got[:400]:
+        f.feed([CLOCK], float(t))
+    assert f.restarts == 0 and f.missed == 0, (f.restarts, f.missed)
+    assert abs(f.tempo_bpm() - bpm) < 0.05
+    beat = f.beat_at(float(sent[399] + 0.5 * period) + PERIOD_S / 2)
+    assert abs(beat - 399.5 / 24) * 60.0 / bpm < 0.001
