@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from engine.params import AutomationLane, Breakpoint
 from engine.processor import BlockContext
 from engine.tempo import TempoMap, TempoPoint
 from engine.transport import Transport
+from tests.alloc import allocations
 
 RATES = [44100, 48000, 96000]
 BLOCK_SIZES = [32, 64, 1000, 4096]
@@ -327,13 +327,5 @@ def test_processing_allocates_no_buffers():
 
     for k in range(20):
         block(k)
-    tracemalloc.start()
-    try:
-        before, _ = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        for k in range(20, 200):
-            block(k)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak - before < 2048
+    got = allocations(block, 180, first=20)
+    assert got.peak < 2048, got

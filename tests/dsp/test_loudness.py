@@ -4,7 +4,6 @@ and the EBU test signals."""
 from __future__ import annotations
 
 import math
-import tracemalloc
 
 import numpy as np
 import pyloudnorm
@@ -21,6 +20,7 @@ from dsp.kernels.loudness import (
 from dsp.meters import LoudnessMeter, PeakRmsMeter, integrated_loudness, loudness_range
 from engine.params import AutomationLane, Breakpoint
 from engine.processor import BlockContext
+from tests.alloc import allocations
 
 RATES = [44100, 48000, 96000]
 BLOCK_SIZES = [32, 64, 1000, 4096]
@@ -428,14 +428,10 @@ def test_meters_process_without_allocating(make):
     for k in range(20):
         ctx.set_single_segment(512, 512 * k, True)
         meter.process(ctx, [buf], [buf], [], [])
-    tracemalloc.start()
-    try:
-        before, _ = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        for k in range(20, 300):
-            ctx.set_single_segment(512, 512 * k, True)
-            meter.process(ctx, [buf], [buf], [], [])
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak - before < 2048
+
+    def step(k: int) -> None:
+        ctx.set_single_segment(512, 512 * k, True)
+        meter.process(ctx, [buf], [buf], [], [])
+
+    got = allocations(step, 280, first=20)
+    assert got.peak < 2048, got

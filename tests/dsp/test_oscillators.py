@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -29,6 +28,7 @@ from dsp.kernels.osc import (
 from dsp.oscillators import WAVEFORMS, Oscillator
 from engine.params import AutomationLane, Breakpoint
 from engine.processor import BlockContext
+from tests.alloc import allocations
 
 RATES = [44100, 48000, 96000]
 BLOCK_SIZES = [32, 64, 1000, 4096]
@@ -366,14 +366,10 @@ def test_processing_allocates_no_buffers():
     for k in range(20):
         ctx.set_single_segment(512, k * 512, True)
         osc.process(ctx, [], [out], [], [])
-    tracemalloc.start()
-    try:
-        before, _ = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        for k in range(20, 200):
-            ctx.set_single_segment(512, k * 512, True)
-            osc.process(ctx, [], [out], [], [])
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak - before < 2048
+
+    def step(k: int) -> None:
+        ctx.set_single_segment(512, k * 512, True)
+        osc.process(ctx, [], [out], [], [])
+
+    got = allocations(step, 180, first=20)
+    assert got.peak < 2048, got

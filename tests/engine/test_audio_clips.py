@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import struct
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from engine.processor import BlockContext
 from engine.render import render_array
 from engine.session import Session, TrackSpec
 from engine.tempo import TempoMap, TempoPoint
+from tests.alloc import allocations
 
 SR = 48000
 RESAMPLERS = ("soxr", "poly")
@@ -236,16 +236,8 @@ def test_processing_allocates_no_buffers(tmp_path):
     eng.transport.play()
     for _ in range(50):  # warm up the JIT
         eng.process_block(512)
-    tracemalloc.start()
-    try:
-        before, _ = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        for _ in range(500):
-            eng.process_block(512)
-        after, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak - before < 4096 and after - before < 1024
+    got = allocations(lambda _: eng.process_block(512), 500)
+    assert got.peak < 4096 and got.held < 1024, got
 
 
 def test_the_player_has_no_latency_and_no_audio_inputs():

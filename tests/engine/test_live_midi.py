@@ -12,6 +12,7 @@ from engine.midi_out import CLOCK, CONTINUE, SONG_POSITION, START, STOP, MidiClo
 from engine.processor import BlockContext
 from engine.tempo import TempoMap
 from engine.transport import Transport
+from tests.alloc import allocations
 
 SR = 48000
 FRAMES = 128
@@ -188,7 +189,6 @@ class CountingOutput:
 
 
 def test_the_live_callback_allocates_no_buffers_while_notes_arrive():
-    import tracemalloc
     from pathlib import Path
 
     from engine.live import DeviceChoice, LiveEngine
@@ -210,25 +210,19 @@ def test_the_live_callback_allocates_no_buffers_while_notes_arrive():
             live.post(0x90 | 0, 60 + k % 12, 100, at=t)
         le._callback(outdata, BLOCK, None, _Flags())
         t += BLOCK / SR
-    tracemalloc.start()
-    try:
-        before, _ = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        for k in range(1000):  # 10.7 s of the song with a note posted every 10 blocks
-            if k % 10 == 0:
-                live.post(0x80 | 0, 60 + (k // 10) % 12, 0, at=t)
-            le._callback(outdata, BLOCK, None, _Flags())
-            t += BLOCK / SR
-        after, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+
+    def step(k: int) -> None:
+        if k % 10 == 0:
+            live.post(0x80 | 0, 60 + (k // 10) % 12, 0, at=50.0 + k * BLOCK / SR)
+        le._callback(outdata, BLOCK, None, _Flags())
+
+    got = allocations(step, 1000, first=400)  # 3 x 10.7 s of the song with a note posted every 10 blocks
     assert le.errors == 0 and le.drain_errors() == []
     assert np.abs(outdata).max() > 0, "the song plays through the callback"
-    assert le.callbacks == 1400
+    assert le.callbacks == 3400
     assert clock_out.count > 100, "the clock ran"
     # a 512-frame stereo float32 block is 4 KB: nothing that size appears per block, nothing leaks
-    assert peak - before < 4096, f"peak grew by {peak - before} bytes"
-    assert after - before < 1024, f"{after - before} bytes still held after 1000 blocks"
+    assert got.peak < 4096 and got.held < 1024, got
 
 
 def test_midi_backends_are_checked_by_name():

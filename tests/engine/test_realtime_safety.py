@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
 
 from presets.song import load_song
+from tests.alloc import allocations
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "songs" / "demo.yaml"
 
@@ -18,18 +18,10 @@ def test_processing_blocks_of_a_whole_song_allocates_no_buffers():
     eng.transport.play()
     for _ in range(200):  # warm up: JIT, views, first automation segments
         eng.process_block(512)
-    tracemalloc.start()
-    try:
-        before, _ = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        for _ in range(1000):  # 10.7 s of music: notes, automation ramps, sends
-            eng.process_block(512)
-        after, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    # 3 x 10.7 s of music: notes, automation ramps, sends
+    got = allocations(lambda _: eng.process_block(512), 1000)
     # one 512-sample stereo float32 buffer is 4 KB; nothing of that size may appear per block, nor leak
-    assert peak - before < 4096, f"peak grew by {peak - before} bytes"
-    assert after - before < 1024, f"{after - before} bytes still held after 1000 blocks"
+    assert got.peak < 4096 and got.held < 1024, got
 
 
 def test_stop_releases_every_voice_to_silence():

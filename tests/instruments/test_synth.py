@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tracemalloc
-
 import numpy as np
 import pytest
 
@@ -11,6 +9,7 @@ from dsp.kernels.synth import I_NOTE
 from engine.events import CONTROL_CHANGE, NOTE_OFF, NOTE_ON, PITCH_BEND, EventBuffer
 from engine.processor import BlockContext
 from instruments.synth import PolySynth
+from tests.alloc import allocations
 
 RATES = [44100, 48000, 96000]
 BLOCK_SIZES = [32, 64, 128, 1000]
@@ -405,32 +404,28 @@ def test_process_does_not_allocate() -> None:
     buf = EventBuffer()
     block = np.zeros((2, block_size), dtype=np.float32)
 
-    def run(blocks: int, first: int) -> None:
-        for b in range(first, first + blocks):
-            ctx.set_single_segment(block_size, b * block_size, True)
-            buf.clear()
-            buf.push(3, NOTE_ON, 36 + b % 48, 100)
-            buf.push(500, NOTE_OFF, 36 + (b - 5) % 48, 0)
-            buf.push(700, PITCH_BEND, 0, 64 + b % 32)
-            buf.push(900, CONTROL_CHANGE, 64, 127 * (b % 2))
-            synth.process(ctx, [], [block], [buf], [])
+    def step(b: int) -> None:
+        ctx.set_single_segment(block_size, b * block_size, True)
+        buf.clear()
+        buf.push(3, NOTE_ON, 36 + b % 48, 100)
+        buf.push(500, NOTE_OFF, 36 + (b - 5) % 48, 0)
+        buf.push(700, PITCH_BEND, 0, 64 + b % 32)
+        buf.push(900, CONTROL_CHANGE, 64, 127 * (b % 2))
+        synth.process(ctx, [], [block], [buf], [])
 
-    synth.param("gain_db").set(-3.0)
-    synth.param("cutoff_hz").set(2000.0)
-    run(20, 0)  # warm up: compile, first-call caches, a gain ramp and a moving voice parameter
-    synth.param("gain_db").set(-6.0)  # a gain ramp in progress: per-sample gain
-    synth.param("cutoff_hz").set(3000.0)  # and a cutoff change: every voice retuned
-    tracemalloc.start()
-    try:
-        baseline, _ = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        run(300, 20)
-        current, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    ramps = iter([(-3.0, 2000.0), (-6.0, 3000.0), (-3.0, 2000.0), (-6.0, 3000.0)])
+
+    def ramp() -> None:
+        gain_db, cutoff_hz = next(ramps)
+        synth.param("gain_db").set(gain_db)  # a gain ramp in progress: per-sample gain
+        synth.param("cutoff_hz").set(cutoff_hz)  # and a cutoff change: every voice retuned
+
+    ramp()
+    for b in range(20):  # warm up: compile, first-call caches, a gain ramp and a moving voice parameter
+        step(b)
+    got = allocations(step, 300, first=20, again=ramp)
     assert synth.active_voice_count() > 0
-    assert peak - baseline < 2048
-    assert current - baseline < 512
+    assert got.peak < 2048 and got.held < 512, got
 
 
 def test_automated_voice_parameters_update_every_32_samples_of_the_timeline():
@@ -915,33 +910,29 @@ def test_process_does_not_allocate_with_every_feature_on(mode: int) -> None:
     buf = EventBuffer()
     block = np.zeros((2, block_size), dtype=np.float32)
 
-    def run(blocks: int, first: int) -> None:
-        for b in range(first, first + blocks):
-            ctx.set_single_segment(block_size, b * block_size, True)
-            buf.clear()
-            buf.push(3, NOTE_ON, 36 + b % 48, 100)
-            buf.push(200, NOTE_ON, 40 + b % 41, 60)
-            buf.push(500, NOTE_OFF, 36 + (b - 5) % 48, 0)
-            buf.push(600, NOTE_OFF, 40 + (b - 1) % 41, 0)
-            buf.push(700, PITCH_BEND, 0, 64 + b % 32)
-            buf.push(900, CONTROL_CHANGE, 64, 127 * (b % 2))
-            synth.process(ctx, [], [block], [buf], [])
+    def step(b: int) -> None:
+        ctx.set_single_segment(block_size, b * block_size, True)
+        buf.clear()
+        buf.push(3, NOTE_ON, 36 + b % 48, 100)
+        buf.push(200, NOTE_ON, 40 + b % 41, 60)
+        buf.push(500, NOTE_OFF, 36 + (b - 5) % 48, 0)
+        buf.push(600, NOTE_OFF, 40 + (b - 1) % 41, 0)
+        buf.push(700, PITCH_BEND, 0, 64 + b % 32)
+        buf.push(900, CONTROL_CHANGE, 64, 127 * (b % 2))
+        synth.process(ctx, [], [block], [buf], [])
 
-    synth.param("cutoff_hz").set(2000.0)
-    run(20, 0)
-    synth.param("cutoff_hz").set(3000.0)  # a ramp in progress: a moving voice parameter
+    cutoffs = iter([2000.0, 3000.0, 2000.0, 3000.0])
+
+    def ramp() -> None:
+        synth.param("cutoff_hz").set(next(cutoffs))  # a ramp in progress: a moving voice parameter
+
+    ramp()
+    for b in range(20):
+        step(b)
     synth.param("lfo_shape").set(4)
-    tracemalloc.start()
-    try:
-        baseline, _ = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        run(200, 20)
-        current, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    got = allocations(step, 200, first=20, again=ramp)
     assert synth.active_voice_count() > 0
-    assert peak - baseline < 2048
-    assert current - baseline < 512
+    assert got.peak < 2048 and got.held < 512, got
 
 
 def chord_and_runs() -> list[Event]:

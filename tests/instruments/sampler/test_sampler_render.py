@@ -20,6 +20,7 @@ from instruments.sampler import load_bank
 from instruments.sampler.sampler import Sampler
 from instruments.sampler.sf2_writer import PresetSpec, SampleSpec, ZoneSpec, write_soundfont
 from instruments.synth import PolySynth
+from tests.alloc import allocations
 from tests.helpers import strum
 
 GM_FONT = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
@@ -313,23 +314,13 @@ def test_stop_lifts_the_sustain_pedal_so_no_voice_hangs(tmp_path):
 
 
 def test_playing_the_sampler_allocates_nothing_per_block(tmp_path):
-    import tracemalloc
-
     session, _ = _held_session(tmp_path)
     eng = session.build(SR, 512).engine
     eng.transport.play()
     for _ in range(50):
         eng.process_block(512)
-    tracemalloc.start()
-    try:
-        before, _ = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        for _ in range(400):
-            eng.process_block(512)
-        after, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak - before < 4096 and after - before < 1024
+    got = allocations(lambda _: eng.process_block(512), 400)
+    assert got.peak < 4096 and got.held < 1024, got
 
 
 def test_a_muted_track_sends_nothing_to_the_reverb(tmp_path):
