@@ -1,8 +1,8 @@
 """Instruments rendered side by side: one graph node that runs several instruments on worker threads.
 
 Offline renders of songs with many tracks spend most of their time in instrument kernels that release
-the GIL (the sampler and the drum machine: ``parallel_safe = True``; the synth makes many short kernel
-calls per block, and handing the GIL between them costs more than a thread gains). :class:`InstrumentRack`
+the GIL (the synth, the sampler and the drum machine: ``parallel_safe = True``, each rendering a block in
+one kernel call, so that the GIL is not handed back and forth at every event). :class:`InstrumentRack`
 takes such instruments and, every block, splits them between the calling thread and ``threads - 1``
 worker threads, balanced by what each one cost in the blocks before; it returns when all are done, so the
 plan sees one ordinary step. Each instrument keeps its own event input (``midi<k>``) and audio outputs

@@ -32,14 +32,13 @@ from dsp.kernels.synth import (
     SUB_BLOCK,
     VOICE_PARAMS,
     grid_points,
-    render_voices,
     take_points,
-    write_stereo,
 )
 from engine.events import EventBuffer
 from engine.params import Parameter, WatchedParameter, WatchFlag
 from engine.processor import MAX_SEGMENTS, AudioPort, BlockContext, EventPort, Processor
-from instruments.voices import VoicePool, apply_midi_event
+from instruments.synth_block import render_block
+from instruments.voices import VoicePool
 
 __all__ = ["CHOICES", "SUB_BLOCK", "PolySynth"]
 
@@ -91,9 +90,9 @@ class PolySynth(Processor):
     """
 
     event_inputs = (EventPort("midi"),)
-    # not rendered on the rack's threads: a block is many short kernel calls (one per event), and handing
-    # the GIL back and forth between them cost more than the threads gained (measured on strum generate)
-    parallel_safe = False
+    # a block is one kernel call that releases the GIL (instruments.synth_block): offline renders may run
+    # it beside other instruments on the rack's threads
+    parallel_safe = True
     audio_outputs = (AudioPort("out", 2),)
 
     def __init__(self, max_voices: int = 32, *, pitch_bend_range_semitones: float = 2.0) -> None:
@@ -110,6 +109,7 @@ class PolySynth(Processor):
         self._values = np.array([p.value for p in self._voice_params], dtype=np.float64)
         self.voices.values = self._values  # events read the parameters the kernel is using
         self._moving = np.zeros(len(self._voice_params), dtype=np.bool_)
+        self._no_events = EventBuffer(1)
         self._allocate(1)
 
     def _allocate(self, max_block_size: int) -> None:
@@ -170,16 +170,6 @@ class PolySynth(Processor):
         if not busy:
             self._watch.touched = False  # all settled: later blocks skip this until a parameter is touched
 
-    def _render(self, start: int, stop: int, next_point: int, tempo_bpm: float) -> int:
-        pool = self.voices
-        return int(
-            render_voices(
-                pool.fst, pool.ist, self._work, self._tile, self._slots, pool.glob, self._cache, self._buf,
-                start, stop, self.sample_rate, tempo_bpm, self._values, self._curves, self._moving,
-                self._points, self._num_points, next_point,
-            )
-        )  # fmt: skip
-
     def active_voice_count(self) -> int:
         """Notes playing now (at most ``max_voices``; the 3 ms fades of stolen voices are not counted)."""
         return self.voices.active_count()
@@ -210,21 +200,11 @@ class PolySynth(Processor):
         else:
             gain_db = gain.render(ctx)
             gain_is_constant = gain.is_constant
-        tempo = float(ctx.tempo_bpm)
-        pos = 0
-        j = 0
-        if events_in:
-            ev = events_in[0]
-            for e in range(ev.count):
-                offset = min(int(ev.offset[e]), frames)
-                if offset > pos:
-                    j = self._render(pos, offset, j, tempo)
-                    pos = offset
-                apply_midi_event(
-                    pool.fst, pool.ist, pool.chan, pool.counters, pool.stack, pool.glob, self._values,
-                    pool.max_voices, self.sample_rate, int(ev.status[e]), int(ev.data1[e]), int(ev.data2[e]),
-                    pool.pitch_bend_range_semitones, pool.fade_samples,
-                )  # fmt: skip
-        if pos < frames:
-            self._render(pos, frames, j, tempo)
-        write_stereo(self._buf, frames, gain_db, gain_is_constant, audio_out[0])
+        ev = events_in[0] if events_in else self._no_events
+        render_block(
+            pool.fst, pool.ist, pool.chan, pool.counters, pool.stack, pool.glob, self._values,
+            pool.max_voices, pool.pitch_bend_range_semitones, pool.fade_samples, self._work, self._tile,
+            self._slots, self._cache, self._buf, self.sample_rate, float(ctx.tempo_bpm), self._curves,
+            self._moving, self._points, self._num_points, ev.count, ev.offset, ev.status, ev.data1, ev.data2,
+            frames, gain_db, gain_is_constant, audio_out[0],
+        )  # fmt: skip

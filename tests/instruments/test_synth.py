@@ -1071,3 +1071,28 @@ def test_switching_voice_mode_while_notes_sound_leaves_no_note_stuck() -> None:
         pos = play(pos, [])
     assert synth.active_voice_count() == 0
     assert not out.any()
+
+
+@pytest.mark.parametrize("block_size", [512, 4096])
+def test_synth_tracks_rendered_side_by_side_sound_exactly_as_one_by_one(block_size: int) -> None:
+    # the demo's four synth tracks (pads, bass, lead; automation, sends) on the rack's two threads
+    from pathlib import Path
+
+    from engine.rack import InstrumentRack
+    from presets.song import load_song
+
+    demo = Path(__file__).resolve().parents[2] / "examples" / "songs" / "demo.yaml"
+
+    def render(threads: int) -> np.ndarray:
+        eng = load_song(demo).build(48000, block_size, render_threads=threads).engine
+        if threads > 1:
+            rack = eng.graph.nodes["instruments"]
+            assert isinstance(rack, InstrumentRack)
+            assert sum(isinstance(i, PolySynth) for i in rack.instruments) == 4
+        eng.transport.play()
+        blocks = 48000 * 20 // block_size  # 20 s
+        return np.concatenate([eng.process_block(block_size).copy() for _ in range(blocks)], 1)
+
+    one, two = render(1), render(2)
+    assert np.abs(one).max() > 0.01
+    np.testing.assert_array_equal(one, two)
