@@ -36,6 +36,7 @@ class Engine:
         max_block_size: int = 512,
         tempo_map: TempoMap | None = None,
         taps: tuple[str, ...] = (),
+        first_stage: tuple[str, ...] = (),
     ) -> None:
         if int(sample_rate) != sample_rate or int(sample_rate) not in SAMPLE_RATES:
             rates = ", ".join(str(r) for r in SAMPLE_RATES)
@@ -48,6 +49,8 @@ class Engine:
         self.transport = Transport(tempo_map or TempoMap(), self.sample_rate, self.max_block_size)
         self.ctx = BlockContext(self.sample_rate)
         self.taps = tuple(taps)
+        # nodes whose plan stage may run a block ahead in offline renders (engine.pipeline)
+        self.first_stage = tuple(first_stage)
         self._plan: RenderPlan | None = None
         self._compiled_version = -1
         self._pending: SPSCQueue[RenderPlan] = SPSCQueue(8)
@@ -76,7 +79,12 @@ class Engine:
         ):
             return self._latest
         plan = compile_plan(
-            self.graph, self.sample_rate, self.max_block_size, taps=self.taps, previous=self._latest
+            self.graph,
+            self.sample_rate,
+            self.max_block_size,
+            taps=self.taps,
+            previous=self._latest,
+            first_stage=[n for n in self.first_stage if n in self.graph.nodes],
         )
         plan.prepare_frames(self.max_block_size)
         self._compiled_version = self.graph.version
@@ -125,6 +133,24 @@ class Engine:
     # -- audio side -------------------------------------------------------------------------------------
     def process_block(self, frames: int) -> np.ndarray:
         """Run one block of ``frames`` samples; returns the output view ``(channels, frames)``."""
+        self.take_plan()
+        plan = self._plan
+        ctx = self.ctx
+        self.begin_block(frames)
+        if plan is None:
+            return self._silence[:, :frames]
+        try:
+            out = plan.process(ctx)
+        except Exception as exc:  # a live stream must go on; offline renders raise
+            if self.raise_errors:
+                raise
+            self.errors.try_push(exc)
+            out = self._silence[:, :frames]
+        ctx.block_index += 1
+        return out
+
+    def take_plan(self) -> RenderPlan | None:
+        """Audio side: swap in the newest committed plan, if one waits; returns the plan to run."""
         nxt = self._pending.try_pop()
         if nxt is not None:
             while True:  # a burst of commits: only the newest matters
@@ -140,23 +166,19 @@ class Engine:
             self.plan_swaps += 1
             if old is not None:
                 self._retired.try_push(old)
-        plan = self._plan
-        ctx = self.ctx
+        return self._plan
+
+    def begin_block(self, frames: int) -> None:
+        """Audio side: apply the changes scheduled in the next ``frames`` frames and describe that block
+        in :attr:`ctx` (the transport moves on); :meth:`process_block` does this first."""
         if self._waiting or len(self._scheduled):
             self._apply_scheduled(frames)
         self.frame_clock += frames
-        self.transport.begin_block(ctx, frames)
-        if plan is None:
-            return self._silence[:, :frames]
-        try:
-            out = plan.process(ctx)
-        except Exception as exc:  # a live stream must go on; offline renders raise
-            if self.raise_errors:
-                raise
-            self.errors.try_push(exc)
-            out = self._silence[:, :frames]
-        ctx.block_index += 1
-        return out
+        self.transport.begin_block(self.ctx, frames)
+
+    def has_scheduled(self) -> bool:
+        """Whether scheduled changes are waiting (queued or not yet due)."""
+        return bool(self._waiting) or len(self._scheduled) > 0
 
     def _apply_scheduled(self, frames: int) -> None:
         waiting = self._waiting

@@ -9,11 +9,17 @@ with the same latency, audio and events alike.
 :meth:`RenderPlan.process` is the whole audio side: a flat list of calls over preallocated buffers. The
 only allocation it ever does is rebuilding array views when the block length changes (a partial last
 block, or a host that changes its period).
+
+A plan compiled with ``first_stage`` is split in two stages for offline rendering
+(:mod:`engine.pipeline`): the first holds the named nodes and everything upstream of them, in slots of
+their own; :meth:`RenderPlan.hand_off` copies what the second stage reads from the first into slots of the
+second's, so the first stage of the next block can run on another thread while the second stage of this
+block runs. :meth:`RenderPlan.process` runs the stages one after the other and sounds the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,6 +184,17 @@ class PlanStats:
     latency_samples: int
 
 
+@dataclass(frozen=True)
+class _Split:
+    """Where a two-stage plan splits: the first stage's step and event-buffer counts, and the pairs
+    (first stage's buffer, second stage's copy) that :meth:`RenderPlan.hand_off` copies."""
+
+    steps: int
+    event_buffers: int
+    audio: list[tuple[np.ndarray, np.ndarray]]
+    events: list[tuple[EventBuffer, EventBuffer]]
+
+
 class _SlotPool:
     def __init__(self, max_block_size: int) -> None:
         self.max_block_size = max_block_size
@@ -215,9 +232,17 @@ class RenderPlan:
         max_block_size: int,
         order: list[str],
         tap_latency: dict[str, int],
+        split: _Split | None = None,
     ) -> None:
         self._steps = steps
         self._calls = [(s.fn, s.ins, s.outs, s.events_in, s.events_out) for s in steps]
+        self._split = split
+        if split is not None:
+            self._calls_first = self._calls[: split.steps]
+            self._calls_second = self._calls[split.steps :]
+            self._events_first = event_buffers[: split.event_buffers]
+            self._events_second = event_buffers[split.event_buffers :]
+            self._hand_views: list[tuple[np.ndarray, np.ndarray]] = []
         self._output_slot = output_slot
         self._tap_slots = taps
         self._event_buffers = event_buffers
@@ -232,8 +257,29 @@ class RenderPlan:
         self.output: np.ndarray = output_slot[:, :0]
         self.taps: dict[str, np.ndarray] = {k: v[:, :0] for k, v in taps.items()}
         self._frames = -1
+        self._frames_first = -1
+        self._frames_second = -1
+
+    @property
+    def split(self) -> bool:
+        """Whether the plan runs in two stages (compiled with ``first_stage``)."""
+        return self._split is not None
 
     def _set_frames(self, n: int) -> None:
+        split = self._split
+        if split is None:
+            self._set_views(self._steps, n)
+        else:
+            self._set_first_frames(n)
+            self._set_views(self._steps[split.steps :], n)
+            self._frames_second = n
+        self.output = self._output_slot[:, :n]
+        for k, v in self._tap_slots.items():
+            self.taps[k] = v[:, :n]
+        self._frames = n
+
+    @staticmethod
+    def _set_views(steps: Sequence[_Step], n: int) -> None:
         # one view per buffer, so a processor can tell an aliased (in-place) output by identity
         views: dict[int, np.ndarray] = {}
 
@@ -243,13 +289,16 @@ class RenderPlan:
                 v = views[id(b)] = b[:, :n]
             return v
 
-        for s in self._steps:
+        for s in steps:
             s.ins[:] = [view(b) for b in s.audio_in]
             s.outs[:] = [view(b) for b in s.audio_out]
-        self.output = self._output_slot[:, :n]
-        for k, v in self._tap_slots.items():
-            self.taps[k] = v[:, :n]
-        self._frames = n
+
+    def _set_first_frames(self, n: int) -> None:
+        split = self._split
+        assert split is not None
+        self._set_views(self._steps[: split.steps], n)
+        self._hand_views = [(src[:, :n], dst[:, :n]) for src, dst in split.audio]
+        self._frames_first = n
 
     def prepare_frames(self, frames: int) -> None:
         """Build the array views for blocks of ``frames`` samples ahead of time (control side)."""
@@ -262,6 +311,10 @@ class RenderPlan:
 
     def process(self, ctx: BlockContext) -> np.ndarray:
         """Run every step for a block of ``ctx.frames`` samples; returns :attr:`output`."""
+        if self._split is not None:
+            self.process_first(ctx)
+            self.hand_off()
+            return self.process_second(ctx)
         n = ctx.frames
         if n != self._frames:
             self._check_frames(n)
@@ -272,6 +325,53 @@ class RenderPlan:
             fn(ctx, ins, outs, ev_in, ev_out)
         return self.output
 
+    def process_first(self, ctx: BlockContext) -> None:
+        """A split plan's first stage for the block ``ctx`` describes."""
+        n = ctx.frames
+        if n != self._frames_first:
+            self._check_frames(n)
+            self._set_first_frames(n)
+        for eb in self._events_first:
+            eb.count = 0
+        for fn, ins, outs, ev_in, ev_out in self._calls_first:
+            fn(ctx, ins, outs, ev_in, ev_out)
+
+    def hand_off(self) -> None:
+        """Copy the block the first stage has just run into the slots the second stage reads; after
+        this, the first stage may run the next block while the second runs this one."""
+        split = self._split
+        assert split is not None
+        for src, dst in self._hand_views:
+            np.copyto(dst, src)
+        for esrc, edst in split.events:
+            c = esrc.count
+            edst.count = c
+            edst.dropped = esrc.dropped
+            if c:
+                np.copyto(edst.offset, esrc.offset)
+                np.copyto(edst.status, esrc.status)
+                np.copyto(edst.data1, esrc.data1)
+                np.copyto(edst.data2, esrc.data2)
+
+    def process_second(self, ctx: BlockContext) -> np.ndarray:
+        """A split plan's second stage for the block ``ctx`` describes (after :meth:`hand_off`);
+        returns :attr:`output`."""
+        n = ctx.frames
+        if n != self._frames_second:
+            self._check_frames(n)
+            split = self._split
+            assert split is not None
+            self._set_views(self._steps[split.steps :], n)
+            self.output = self._output_slot[:, :n]
+            for k, v in self._tap_slots.items():
+                self.taps[k] = v[:, :n]
+            self._frames_second = n
+        for eb in self._events_second:
+            eb.count = 0
+        for fn, ins, outs, ev_in, ev_out in self._calls_second:
+            fn(ctx, ins, outs, ev_in, ev_out)
+        return self.output
+
     def reset(self) -> None:
         """Clear the plan's own delay lines (processors reset themselves through Engine.reset)."""
         for op in self._delay_ops.values():
@@ -279,6 +379,11 @@ class RenderPlan:
         for slot in self._steps:
             for b in slot.audio_out:
                 b[:] = 0.0
+        if self._split is not None:
+            for _src, dst in self._split.audio:
+                dst[:] = 0.0
+            for _esrc, edst in self._split.events:
+                edst.count = 0
 
     def adopt(self, previous: RenderPlan) -> None:
         """Audio side, at the swap: take over the events still queued in the previous plan's event delays
@@ -329,6 +434,7 @@ def compile_plan(
     taps: Sequence[str] = (),
     output_channels: int = 2,
     previous: RenderPlan | None = None,
+    first_stage: Collection[str] = (),
 ) -> RenderPlan:
     """Compile ``graph`` for ``sample_rate`` and blocks of up to ``max_block_size`` samples.
 
@@ -336,6 +442,8 @@ def compile_plan(
     (stems, meters). Processors that are new, or prepared for another rate or block size, are prepared here.
     ``previous`` is the plan this one replaces: its latency-compensation delay lines carry on where a
     connection keeps its delay, and events waiting in a delay it drops move to the new one.
+    ``first_stage`` names nodes that, with everything upstream of them, make a split plan's first stage
+    (module docstring); a graph with feedback, or with nothing downstream of them, is not split.
     """
     if not sample_rate > 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
@@ -343,6 +451,11 @@ def compile_plan(
         raise ValueError(f"max_block_size must be in 1..65536, got {max_block_size}")
     order = graph.processing_order()
     nodes = graph.nodes
+    first = _upstream(graph, first_stage)
+    if first and (len(first) == len(nodes) or any(isinstance(p, Feedback) for p in nodes.values())):
+        first = set()
+    if first:  # the first stage first (a valid order: nothing upstream of it is outside it)
+        order = [n for n in order if n in first] + [n for n in order if n not in first]
     for proc in nodes.values():
         if proc.sample_rate != float(sample_rate) or proc.max_block_size != max_block_size:
             proc.prepare(sample_rate, max_block_size)
@@ -482,10 +595,14 @@ def compile_plan(
         if readers.get((name, "out"), 0) == 0 and (name, "out") not in pinned:
             pool.give(slot)
 
+    split: _Split | None = None
     for name in order:
         proc = nodes[name]
         if isinstance(proc, Feedback):
             continue
+        if first and split is None and name not in first:
+            split = _hand_over(pool, produced, event_produced, readers, pinned, first, graph, steps,
+                               all_event_buffers)  # fmt: skip
         owned: list[np.ndarray] = []
         ins = [build_audio_input(name, p.name, p.channels, owned) for p in proc.audio_inputs]
         ev_in = [build_event_input(name, p.name) for p in proc.event_inputs]
@@ -579,4 +696,55 @@ def compile_plan(
         max_block_size,
         order,
         tap_latency,
+        split,
     )
+
+
+def _upstream(graph: Graph, names: Collection[str]) -> set[str]:
+    """``names`` and every node upstream of them."""
+    for n in names:
+        graph.node(n)  # an unknown name is an error
+    sources: dict[str, list[str]] = {n: [] for n in graph.nodes}
+    for c in graph.connections:
+        sources[c.dest].append(c.source)
+    found: set[str] = set()
+    todo = list(names)
+    while todo:
+        n = todo.pop()
+        if n not in found:
+            found.add(n)
+            todo += sources[n]
+    return found
+
+
+def _hand_over(
+    pool: _SlotPool,
+    produced: dict[tuple[str, str], np.ndarray],
+    event_produced: dict[tuple[str, str], EventBuffer],
+    readers: dict[tuple[str, str], int],
+    pinned: set[tuple[str, str]],
+    first: set[str],
+    graph: Graph,
+    steps: list[_Step],
+    event_buffers: list[EventBuffer],
+) -> _Split:
+    """At the end of the first stage: every first-stage output still to be read (or kept) gets a copy of
+    its own for the second stage, which reads that instead; the second stage never reuses a first-stage
+    slot."""
+    pool.free.clear()
+    audio: list[tuple[np.ndarray, np.ndarray]] = []
+    for key, slot in list(produced.items()):
+        if readers.get(key, 0) > 0 or key in pinned:
+            copy = pool.take(slot.shape[0])
+            audio.append((slot, copy))
+            produced[key] = copy
+    events: list[tuple[EventBuffer, EventBuffer]] = []
+    read_later = {
+        (c.source, c.source_port) for c in graph.connections if c.kind == "event" and c.dest not in first
+    }
+    for key, buf in list(event_produced.items()):
+        if key in read_later:
+            ecopy = EventBuffer(buf.capacity)
+            events.append((buf, ecopy))
+            event_produced[key] = ecopy
+    return _Split(len(steps), len(event_buffers), audio, events)

@@ -83,6 +83,21 @@ class BlockContext:
         self.seg_offset = np.zeros(MAX_SEGMENTS, dtype=np.int64)
         self.seg_frames = np.zeros(MAX_SEGMENTS, dtype=np.int64)
 
+    def copy_from(self, other: BlockContext) -> None:
+        """Make this context describe the same block as ``other`` (no allocation)."""
+        self.sample_rate = other.sample_rate
+        self.frames = other.frames
+        self.block_index = other.block_index
+        self.playing = other.playing
+        self.sample_pos = other.sample_pos
+        self.beat_pos = other.beat_pos
+        self.tempo_bpm = other.tempo_bpm
+        self.notes_off_due = other.notes_off_due
+        self.num_segments = other.num_segments
+        self.seg_start[:] = other.seg_start
+        self.seg_offset[:] = other.seg_offset
+        self.seg_frames[:] = other.seg_frames
+
     def set_single_segment(self, frames: int, sample_pos: int, playing: bool) -> None:
         """One segment covering the whole block (no loop wrap)."""
         self.frames = frames

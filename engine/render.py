@@ -26,6 +26,7 @@ import numpy as np
 
 from engine.engine import Engine
 from engine.errors import RenderError
+from engine.pipeline import PipelinedBlocks
 
 __all__ = [
     "SUBTYPES",
@@ -260,31 +261,40 @@ def render(
     raw = 0  # frames rendered so far, before trimming
     last_loud = end_sample - 1  # output index of the last loud tail sample of the mix
     quiet_run = 0
-    while raw - lead < limit:
-        n = min(block, limit + lead - raw)
-        engine.process_block(n)
-        current = engine.plan
-        assert current is not None
-        for st in streams:
-            st.push(current.output if st.tap is None else current.taps[st.tap], raw)
-        raw += n
-        if progress is not None:
-            progress(min(1.0, max(0, raw - mix_stream.latency) / max(1, end_sample)))
-        if fixed_tail is not None:
-            continue
-        # auto tail: track the last loud sample of the mix past the song end
-        first = max(0, end_sample + mix_stream.latency - (raw - n))  # first in-block sample past the end
-        if first >= n:
-            continue
-        level = np.abs(current.output[:, first:]).max(axis=0)
-        loud = np.nonzero(level >= threshold)[0]
-        if loud.size:
-            last_loud = raw - n + first - mix_stream.latency + int(loud[-1])
-            quiet_run = level.shape[0] - 1 - int(loud[-1])
-        else:
-            quiet_run += level.shape[0]
-        if quiet_run >= quiet_needed and raw - lead >= end_sample:
-            break
+    # a plan split in two stages runs them overlapped, the instruments a block ahead (engine.pipeline)
+    current = engine.take_plan()
+    assert current is not None
+    ahead = PipelinedBlocks(engine) if current.split else None
+    try:
+        while raw - lead < limit:
+            n = min(block, limit + lead - raw)
+            if ahead is not None:
+                ahead.process_block(n, max(0, min(block, limit + lead - raw - n)))
+            else:
+                engine.process_block(n)
+            for st in streams:
+                st.push(current.output if st.tap is None else current.taps[st.tap], raw)
+            raw += n
+            if progress is not None:
+                progress(min(1.0, max(0, raw - mix_stream.latency) / max(1, end_sample)))
+            if fixed_tail is not None:
+                continue
+            # auto tail: track the last loud sample of the mix past the song end
+            first = max(0, end_sample + mix_stream.latency - (raw - n))  # first in-block sample past the end
+            if first >= n:
+                continue
+            level = np.abs(current.output[:, first:]).max(axis=0)
+            loud = np.nonzero(level >= threshold)[0]
+            if loud.size:
+                last_loud = raw - n + first - mix_stream.latency + int(loud[-1])
+                quiet_run = level.shape[0] - 1 - int(loud[-1])
+            else:
+                quiet_run += level.shape[0]
+            if quiet_run >= quiet_needed and raw - lead >= end_sample:
+                break
+    finally:
+        if ahead is not None:
+            ahead.close()
     engine.transport.stop()
     total = end_sample + max_tail if fixed_tail is not None else max(end_sample, last_loud + 1)
     for st in streams:

@@ -286,7 +286,8 @@ class Session:
             if callable(setter):
                 setter(tm)
         taps = tuple(stems.values())
-        engine = Engine(graph, sample_rate, max_block_size, tempo_map=tm, taps=taps)
+        first_stage = (RACK,) if racked else ()  # offline renders run the instruments a block ahead
+        engine = Engine(graph, sample_rate, max_block_size, tempo_map=tm, taps=taps, first_stage=first_stage)
         engine.commit()
         end = math.floor(tm.beat_to_sample(self.end_beats(), sample_rate) + 0.5)
         return BuildResult(engine, strips, sequencers, stems, end)
