@@ -113,11 +113,11 @@ def write_song(doc: dict[str, Any], path: str | os.PathLike[str]) -> Path:
 
 
 def song_session(doc: dict[str, Any], file: str = "<generated>") -> Any:
-    """The engine session of ``doc``, read through the same checks as a song file."""
-    from presets.song import parse_song
-    from presets.song_yaml import dump_song_yaml
+    """The engine session of ``doc``, read through the same checks as a song file (and the same session
+    as the file :func:`write_song` saves would give)."""
+    from presets.song import parse_song_document
 
-    return parse_song(dump_song_yaml(doc), file)
+    return parse_song_document(doc, file)
 
 
 def song_midi(doc: dict[str, Any]) -> bytes:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import yaml
@@ -121,6 +122,30 @@ def copy_marked(d: MarkedDict) -> MarkedDict:
     out.key_marks = dict(getattr(d, "key_marks", {}))
     out.name_marks = dict(getattr(d, "name_marks", {}))
     return out
+
+
+def marked_data(value: Any) -> Any:
+    """A document built in code as YAML would load it: mappings and lists (tuples too) as marked values
+    (every mark (0, 0)), integers as int, other real numbers as float; strings, bools and None as they
+    are. Anything else is refused (TypeError)."""
+    if isinstance(value, (str, bool)) or value is None:
+        return value
+    if isinstance(value, dict):
+        m = MarkedDict({k: marked_data(v) for k, v in value.items()})
+        m.mark = (0, 0)
+        m.key_marks = dict.fromkeys(value, (0, 0))
+        m.name_marks = dict.fromkeys(value, (0, 0))
+        return m
+    if isinstance(value, (list, tuple)):
+        lst = MarkedList(marked_data(v) for v in value)
+        lst.mark = (0, 0)
+        lst.item_marks = [(0, 0)] * len(value)
+        return lst
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not YAML data")
 
 
 def marked_as(value: Any, mark: tuple[int, int]) -> Any:

@@ -39,7 +39,7 @@ from engine.session import MASTER, BusSpec, SendSpec, Session, TrackSpec, automa
 from presets.checker import Checker, show
 from presets.checker import kind as kind_of
 from presets.errors import SongFileError
-from presets.marked import MarkedDict, MarkedList, load_marked
+from presets.marked import MarkedDict, MarkedList, load_marked, marked_data
 from presets.migrations import SCHEMA_VERSION, migrate
 from presets.song_clips import parse_audio_clips, parse_clip
 from presets.song_devices import device, failed_plugins, parse_inserts, with_template
@@ -61,6 +61,7 @@ __all__ = [
     "load_song",
     "mapping_param",
     "parse_song",
+    "parse_song_document",
 ]
 
 V2_FIELDS = (
@@ -117,6 +118,21 @@ def parse_song(text: str, file: str = "<song>") -> Session:
         problem = getattr(exc, "problem", None) or str(exc)
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
         raise SongFileError(file, line, col, "", f"not valid YAML: {problem}") from None
+    return _parse(doc, file)
+
+
+def parse_song_document(doc: dict[str, Any], file: str = "<song>") -> Session:
+    """Check a song given as the data its YAML would load to (a document built in code: dicts, lists,
+    strings, numbers), through the same checks as a file; errors have no line numbers. Saving ``doc`` with
+    :func:`presets.song_yaml.save_song` and loading the file gives the same session."""
+    try:
+        data = marked_data(doc)
+    except TypeError as exc:
+        raise SongFileError(file, 0, 0, "", f"not song data: {exc}") from None
+    return _parse(data, file)
+
+
+def _parse(doc: Any, file: str) -> Session:
     c = Checker(file)
     doc_any: Any = doc
     if not isinstance(doc_any, MarkedDict):

@@ -63,6 +63,19 @@ def test_same_seed_gives_identical_wav_and_midi_bytes_and_another_seed_does_not(
     assert a[0] != c[0] and a[1] != c[1]
 
 
+@pytest.mark.parametrize("genre", ["jazz", "hip-hop"])
+def test_rendering_the_song_file_generate_saved_gives_the_very_wav_it_wrote(tmp_path, genre):
+    # generate renders its document directly; the file it saves must load to the same session, and one
+    # render thread against generate's default two changes nothing either
+    wav, song, again = tmp_path / "gen.wav", tmp_path / "gen.yaml", tmp_path / "again.wav"
+    r = strum("generate", "--genre", genre, "--bars", "4", "--seed", "11", "-o", wav, "--song", song,
+              "--no-progress")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    r = strum("render", song, "-o", again, "--threads", "1", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert wav.read_bytes() == again.read_bytes()
+
+
 def test_bars_give_whole_bars_plus_the_release_tail(tmp_path):
     out = tmp_path / "blues.wav"
     r = strum("generate", "--genre", "blues", "--key", "A", "--tempo", "96", "--bars", "12", "-o", out,

@@ -64,6 +64,31 @@ def test_a_dumped_song_loads_as_a_song():
     assert [n.pitch for n in session.tracks[0].clips[0].notes] == [60, 64]
 
 
+def test_a_document_parsed_directly_gives_the_session_its_yaml_gives():
+    import numpy as np
+    import pytest
+
+    from bridge.midi_export import midi_bytes
+    from presets.errors import SongFileError
+    from presets.song import parse_song_document
+
+    doc = song()
+    via_text = parse_song(dump_song_yaml(doc), "song.yaml")
+    direct = parse_song_document(doc, "song.yaml")
+    assert midi_bytes(direct) == midi_bytes(via_text)
+    assert direct.tracks[0].volume_db == via_text.tracks[0].volume_db == -6.0
+    assert direct.length_beats == 16.0
+    # tuples and numpy numbers, as code builds documents, read as the lists and numbers YAML gives
+    tempo_map = ({"beat": np.int64(0), "bpm": 120.0}, {"beat": np.float32(8.0), "bpm": np.float64(90.5)})
+    built = {**doc, "length_beats": np.float64(16.0), "tempo_map": tempo_map}
+    assert midi_bytes(parse_song_document(built)) == midi_bytes(parse_song(dump_song_yaml(doc)))
+    # the same checks as a file: a bad value is named, and data YAML could not hold is refused
+    with pytest.raises(SongFileError, match="length_beats"):
+        parse_song_document({**doc, "length_beats": -1.0})
+    with pytest.raises(SongFileError, match="not song data: set is not YAML data"):
+        parse_song_document({**doc, "tracks": [{"name": {1, 2}}]})
+
+
 def test_floats_are_written_as_the_shortest_text_that_reads_back_the_same():
     doc = {"a": 0.5, "b": 0.1, "c": 1 / 3, "d": 1e-7, "e": 1e20, "f": -2.0, "g": 3, "h": float("inf")}
     text = dump_song_yaml(doc)
