@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import njit
 
 from dsp.kernels.drums.params import (
@@ -106,7 +107,7 @@ def voice_span(fst, ist, c, buf, start, stop):
     sweep, sweep_coef = fst[F_SWEEP, c], fst[F_SWEEP_COEF, c]
     env_c, coef_c, amp_c = fst[F_CLICK_ENV, c], fst[F_CLICK_COEF, c], fst[F_CLICK_AMP, c]
     env_n, coef_n, amp_n = fst[F_NOISE_ENV, c], fst[F_NOISE_COEF, c], fst[F_NOISE_AMP, c]
-    seed = fst[F_NOISE, c]
+    seed = np.int64(fst[F_NOISE, c])  # the generator's state, a whole number below 2**31 kept as float
     env_m, coef_m, amp_m = fst[F_METAL_ENV, c], fst[F_METAL_COEF, c], fst[F_METAL_AMP, c]
     metal_n = ist[I_METAL_N, c]
     a1, a2, a3, k = fst[F_A1, c], fst[F_A2, c], fst[F_A3, c], fst[F_K, c]
@@ -131,7 +132,7 @@ def voice_span(fst, ist, c, buf, start, stop):
             ph_b -= math.floor(ph_b)
             x = env_t * (amp_a * math.sin(TWO_PI * ph_a) + amp_b * math.sin(TWO_PI * ph_b))
             env_t *= coef_t
-        seed = (seed * 48271.0) % 2147483647.0
+        seed = (seed * 48271) % 2147483647  # in integers: a modulo by a constant is a multiply, not a divide
         noise = seed * (2.0 / 2147483647.0) - 1.0
         if bursts > 0:
             burst_left -= 1.0
@@ -185,7 +186,7 @@ def voice_span(fst, ist, c, buf, start, stop):
     fst[F_FADE, c] = fade
     fst[F_TONE_ENV, c], fst[F_PHASE_A, c], fst[F_PHASE_B, c], fst[F_SWEEP, c] = env_t, ph_a, ph_b, sweep
     fst[F_CLICK_ENV, c], fst[F_NOISE_ENV, c], fst[F_NOISE_COEF, c] = env_c, env_n, coef_n
-    fst[F_NOISE, c] = seed
+    fst[F_NOISE, c] = float(seed)
     fst[F_METAL_ENV, c], fst[F_S1, c], fst[F_S2, c], fst[F_T1, c], fst[F_T2, c] = env_m, s1, s2, t1, t2
     ist[I_BURSTS, c], fst[F_BURST_LEFT, c], ist[I_LEFT, c] = bursts, burst_left, left
 
