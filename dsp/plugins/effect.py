@@ -190,8 +190,9 @@ class PluginProcessor(PluginBase):
             y = audio_out[0]
             out = inst.process(audio_in[0], self.sample_rate, self._prime_len, False)
             queue = self._queue
-            if queue.fill == 0 and out.shape[-1] == y.shape[-1]:
-                np.copyto(y, out)
+            # (item assignment: a third of np.copyto's call cost on a block this small)
+            if queue.fill == 0 and out.shape == y.shape:
+                y[...] = out
             else:
                 queue.push(out)
                 queue.pop_into(y)
@@ -209,8 +210,8 @@ class PluginProcessor(PluginBase):
         """Run instance ``i`` on ``buf`` and write exactly ``dest``'s length of output to ``dest``."""
         out = self.instances[i].process(buf, self.sample_rate, self._prime_len, False)  # (see process)
         queue = self._queues[i]
-        if queue.fill == 0 and out.shape[-1] == dest.shape[-1]:
-            np.copyto(dest, out)
+        if queue.fill == 0 and out.shape == dest.shape:
+            dest[...] = out
         else:
             queue.push(out)
             queue.pop_into(dest)
