@@ -105,7 +105,7 @@ def _lazy(module: str, cls: str) -> Callable[[Mapping[str, Any]], Processor]:
     return make
 
 
-PLUGIN_OPTIONS = ("path", "plugin_name", "mono_mode", "state", "vstpreset")
+PLUGIN_OPTIONS = ("path", "plugin_name", "mono_mode", "bus_channels", "state", "vstpreset")
 PLUGIN_TRIAL_TIMEOUT_S = 20.0  # a plugin that hangs while loading is given up after this
 
 
@@ -125,6 +125,9 @@ def _plugin(options: Mapping[str, Any]) -> Processor:
     mode = options.get("mono_mode", "dual_mono")
     if mode not in MONO_MODES:
         raise ValueError(f"mono_mode must be one of {', '.join(MONO_MODES)}, got {mode!r:.40}")
+    bus = options.get("bus_channels")
+    if bus is not None and (isinstance(bus, bool) or not isinstance(bus, int) or not 1 <= bus <= 8):
+        raise ValueError(f"bus_channels must be a whole number 1..8, got {bus!r:.40}")
     state = None
     if "state" in options:
         try:
@@ -135,7 +138,12 @@ def _plugin(options: Mapping[str, Any]) -> Processor:
     if blocked is not None:
         return FailedPlugin(path, blocked, plugin_name=name, state=state)
     proc = load_or_fail(
-        path, plugin_name=name, mono_mode=mode, state=state, trial_timeout_s=PLUGIN_TRIAL_TIMEOUT_S
+        path,
+        plugin_name=name,
+        mono_mode=mode,
+        state=state,
+        trial_timeout_s=PLUGIN_TRIAL_TIMEOUT_S,
+        bus_channels=bus,
     )
     preset = options.get("vstpreset")
     if preset is not None and not isinstance(proc, FailedPlugin):

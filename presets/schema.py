@@ -78,6 +78,7 @@ def _plugin() -> dict[str, Any]:
             "path": {"type": "string", "minLength": 1},
             "plugin_name": {"type": "string"},
             "mono_mode": {"enum": ["dual_mono", "downmix"]},
+            "bus_channels": {"type": "integer", "minimum": 1, "maximum": 8},
             "state": {"type": "string", "contentEncoding": "base64"},
             "vstpreset": {"type": "string", "minLength": 1},
             "params": {"type": "object", "additionalProperties": {"type": "number"}},

@@ -6,11 +6,14 @@ track's ``channels`` (1 or 2). Parameters: every plugin parameter under pedalboa
 (which ones and how: :mod:`dsp.plugins.bindings`; automation granularity: :mod:`dsp.plugins.host`).
 
 Channels: the plugin's main-bus width is found at load by processing a short buffer in 2 and in 1
-channels. A plugin that takes the track's width runs directly. A mono-only plugin on a stereo track runs
+channels (and, for a plugin that takes neither, in 4, 6 and 8), or set with ``bus_channels``. A plugin that
+takes the track's width runs directly. A mono-only plugin on a stereo track runs
 ``mono_mode="dual_mono"`` (two instances, one per side, parameters and state kept in step) or
 ``"downmix"`` (one instance on (L+R)/2, its output on both sides). A stereo-only plugin on a mono track
 gets the mono signal on both inputs; its two outputs are summed back at half gain each (their mean), so a
-neutral plugin passes the signal at unity.
+neutral plugin passes the signal at unity. A plugin whose main bus is wider (quad, 5.1, 7.1: the narrowest
+it takes) gets the track on its first two channels (left and right, or the mono signal on both) and
+silence on the others, and its first two outputs come back (averaged for a mono track).
 
 Sidechain: none. pedalboard 0.9.26 feeds a VST3 only its main bus: it disables other input buses where
 the plugin allows and otherwise hands them zeros, and it has no API for a second input. A plugin's own
@@ -46,13 +49,17 @@ from engine.processor import AudioPort, BlockContext
 
 __all__ = ["PluginProcessor", "load_plugin_processor"]
 
-_DIRECT, _DUAL, _DOWNMIX, _SPREAD = "direct", "dual_mono", "downmix", "mono_to_stereo"
+_DIRECT, _DUAL, _DOWNMIX, _SPREAD, _WIDE = "direct", "dual_mono", "downmix", "mono_to_stereo", "wide"
+WIDE_WIDTHS = (4, 6, 8)  # main-bus widths probed when a plugin takes neither 1 nor 2 channels
+MAX_BUS_CHANNELS = 8
 
 
 class PluginProcessor(PluginBase):
     """A pedalboard plugin as an effect (module docstring). ``factory`` makes another instance of the
     same plugin (needed for dual mono; :func:`load_plugin_processor` passes one). For a built-in,
-    ``bindings`` may be given; by default they come from :data:`dsp.plugins.builtin.BUILTIN_PARAMS`."""
+    ``bindings`` may be given; by default they come from :data:`dsp.plugins.builtin.BUILTIN_PARAMS`.
+    ``bus_channels`` (1..8) runs the plugin's main bus at that width instead of the one found by probing
+    (a plugin that offers several layouts); the plugin must take it."""
 
     in_place = True
 
@@ -66,6 +73,7 @@ class PluginProcessor(PluginBase):
         identity: PluginIdentity | None = None,
         bindings: Sequence[Binding] | None = None,
         sample_rate: float = 48000,
+        bus_channels: int | None = None,
     ) -> None:
         if channels not in (1, 2):
             raise PluginError(f"channels must be 1 or 2, got {channels!r}")
@@ -77,16 +85,18 @@ class PluginProcessor(PluginBase):
             raise PluginError(
                 f"{label} is an instrument: host it with instruments.plugin_instrument.PluginInstrument"
             )
-        widths, refused = probe_widths(plugin, sample_rate) if external else ([2, 1], {})
+        widths, refused = _bus_widths(plugin, label, sample_rate, external, bus_channels)
         if channels in widths:
             mode, width = _DIRECT, channels
-        elif channels == 2 and widths == [1]:
+        elif channels == 2 and 1 in widths:
             mode, width = mono_mode, 1
-        elif channels == 1 and widths == [2]:
+        elif channels == 1 and 2 in widths:
             mode, width = _SPREAD, 2
+        elif widths:
+            mode, width = _WIDE, min(widths)
         else:
-            why = "; ".join(refused.values())
-            raise PluginError(f"{label}: its main bus takes neither 1 nor 2 channels ({why})")
+            why = "; ".join(f"{ch}: {msg}" for ch, msg in refused.items())
+            raise PluginError(f"{label}: its main bus takes none of 1, 2, 4, 6 or 8 channels ({why})")
         skipped: dict[str, str] = {}
         if bindings is None:
             if external:
@@ -141,7 +151,7 @@ class PluginProcessor(PluginBase):
         self._prime_len = max(64, max_block_size)
         w = self.plugin_channels
         self._flat = np.zeros(w * self._prime_len, dtype=np.float32)
-        self._pair = np.zeros((2, self._prime_len), dtype=np.float32)
+        self._pair = np.zeros((max(2, w), self._prime_len), dtype=np.float32)
         self._queues = [OutputQueue(w, self.latency_samples, self._prime_len) for _ in self.instances]
         self._queue = self._queues[0]
 
@@ -234,13 +244,52 @@ class PluginProcessor(PluginBase):
             buf *= 0.5
             self._emit(0, buf, y[0:1, s:e])
             np.copyto(y[1, s:e], y[0, s:e])
-        else:  # a stereo plugin on a mono track
+        elif mode == _SPREAD:  # a stereo plugin on a mono track
             np.copyto(buf[0], x[0, s:e])
             np.copyto(buf[1], x[0, s:e])
-            pair = self._pair[:, :m]
+            pair = self._pair[:2, :m]
             self._emit(0, buf, pair)
             np.add(pair[0], pair[1], out=y[0, s:e])
             y[0, s:e] *= 0.5
+        else:  # _WIDE: the track on the first two channels of a wider bus, silence on the rest
+            buf[0] = x[0, s:e]
+            buf[1] = x[self.channels - 1, s:e]
+            buf[2:] = 0.0
+            wide = self._pair[: self.plugin_channels, :m]
+            self._emit(0, buf, wide)
+            if self.channels == 2:
+                y[:, s:e] = wide[:2]
+            else:
+                np.add(wide[0], wide[1], out=y[0, s:e])
+                y[0, s:e] *= 0.5
+
+
+def _bus_widths(
+    plugin: Any, label: str, sample_rate: float, external: bool, bus_channels: int | None
+) -> tuple[list[int], dict[int, str]]:
+    """The main-bus widths to choose from, and why a probed width was refused."""
+    if bus_channels is not None:
+        if (
+            isinstance(bus_channels, bool)
+            or not isinstance(bus_channels, int)
+            or not (1 <= bus_channels <= MAX_BUS_CHANNELS)
+        ):
+            what = f"{bus_channels!r:.40}"
+            raise PluginError(f"bus_channels must be a whole number 1..{MAX_BUS_CHANNELS}, got {what}")
+        if external:
+            ok, refused = probe_widths(plugin, sample_rate, (bus_channels,))
+            if not ok:
+                raise PluginError(
+                    f"{label}: its main bus does not take {bus_channels} channels ({refused[bus_channels]})"
+                )
+        return [bus_channels], {}
+    if not external:
+        return [2, 1], {}  # pedalboard's built-ins take any width
+    widths, refused = probe_widths(plugin, sample_rate)
+    if not widths:
+        widths, wider = probe_widths(plugin, sample_rate, WIDE_WIDTHS)
+        refused.update(wider)
+    return widths, refused
 
 
 def load_plugin_processor(
@@ -251,6 +300,7 @@ def load_plugin_processor(
     mono_mode: str = "dual_mono",
     sample_rate: float = 48000,
     params: Mapping[str, float] | None = None,
+    bus_channels: int | None = None,
 ) -> PluginProcessor:
     """Load a VST3 (AU on macOS) effect as a processor for a track of ``channels`` channels.
 
@@ -270,6 +320,7 @@ def load_plugin_processor(
         factory=another,
         identity=identity,
         sample_rate=sample_rate,
+        bus_channels=bus_channels,
     )
     if params:
         try:

@@ -91,6 +91,7 @@ def load_or_fail(
     params: Mapping[str, float] | None = None,
     state: bytes | None = None,
     trial_timeout_s: float | None = None,
+    bus_channels: int | None = None,
 ) -> PluginProcessor | FailedPlugin:
     """Load a plugin (and restore ``state``) or return a :class:`FailedPlugin` saying why not."""
     if trial_timeout_s is not None:
@@ -105,6 +106,7 @@ def load_or_fail(
             mono_mode=mono_mode,
             sample_rate=sample_rate,
             params=params,
+            bus_channels=bus_channels,
         )
         if state is not None:
             proc.set_state(state)

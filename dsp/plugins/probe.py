@@ -112,6 +112,10 @@ def _bus(plugin: Any, sample_rate: float) -> dict[str, Any]:
             accepted.append(channels)
         else:
             refusal = reason
+    if not accepted:  # a wider bus (quad, 5.1, 7.1) runs on a track's first two channels
+        for channels in (4, 6, 8):
+            if _try_channels(plugin, channels, sample_rate) is None:
+                accepted.append(channels)
     width: int | None = max(accepted) if accepted else None
     expected = _EXPECTS.search(refusal)
     if width is None and expected:

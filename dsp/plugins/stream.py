@@ -129,12 +129,14 @@ def measure_latency(
     return worst + length if worst else 0
 
 
-def probe_widths(plugin: Any, sample_rate: float) -> tuple[list[int], dict[int, str]]:
-    """The main-bus widths (2 and/or 1 channels) a plugin processes, and pedalboard's message for each
-    width it refused. pedalboard's VST3 host feeds the main bus only (no sidechain bus)."""
+def probe_widths(
+    plugin: Any, sample_rate: float, candidates: tuple[int, ...] = (2, 1)
+) -> tuple[list[int], dict[int, str]]:
+    """The main-bus widths among ``candidates`` (channels) a plugin processes, and pedalboard's message for
+    each width it refused. pedalboard's VST3 host feeds the main bus only (no sidechain bus)."""
     ok: list[int] = []
     refused: dict[int, str] = {}
-    for ch in (2, 1):
+    for ch in candidates:
         try:
             plugin.process(np.zeros((ch, 64), dtype=np.float32), sample_rate, buffer_size=64, reset=True)
         except Exception as exc:  # pedalboard raises ValueError/RuntimeError: any refusal counts

@@ -385,3 +385,48 @@ def test_the_song_device_rows_build_processors(impulse_response):
     proc = factory({"type": "pb_convolution", "impulse_response": impulse_response})
     assert isinstance(proc, PluginProcessor) and proc.path == impulse_response
     assert isinstance(BUILTIN_EFFECTS["pb_reverb"][0]({"type": "pb_reverb"}), PluginProcessor)
+
+
+# -- a main bus wider than the track -----------------------------------------------------------------------
+def _blocks_through(proc: Processor, x: np.ndarray, block: int) -> np.ndarray:
+    proc.prepare(SR, block)
+    ctx = BlockContext(SR)
+    out = np.zeros((proc.audio_outputs[0].channels, x.shape[1]), np.float32)
+    for s in range(0, x.shape[1], block):
+        n = min(block, x.shape[1] - s)
+        ctx.set_single_segment(n, s, True)
+        proc.process(ctx, [x[:, s : s + n]], [out[:, s : s + n]], [], [])
+    return out
+
+
+@pytest.mark.parametrize("width", [4, 6])
+def test_a_wide_main_bus_gets_the_track_on_its_first_two_channels_and_gives_them_back(width):
+    # pedalboard's own Delay run on the padded block is the reference: left and right on channels 0 and 1,
+    # silence on the others, the first two outputs kept
+    rng = np.random.default_rng(3)
+    x = (0.3 * rng.standard_normal((2, SR // 2))).astype(np.float32)
+
+    def delay():
+        return pedalboard.Delay(delay_seconds=0.01, feedback=0.4, mix=0.5)
+
+    proc = PluginProcessor(delay(), channels=2, bus_channels=width, sample_rate=SR)
+    assert (proc.mode, proc.plugin_channels) == ("wide", width)
+    got = _blocks_through(proc, x, 256)
+    ref_fx = delay()
+    padded = np.zeros((width, x.shape[1]), np.float32)
+    padded[:2] = x
+    blocks = [ref_fx.process(padded[:, s : s + 256], SR, reset=False)[:2] for s in range(0, x.shape[1], 256)]
+    want = np.concatenate(blocks, axis=1)
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    assert np.abs(got[:, 480 + 10 :] - x[:, 480 + 10 :]).max() > 0.01  # the echo is there
+    # a mono track goes to both front channels and comes back as their mean: the delay on its own signal
+    mono = PluginProcessor(delay(), channels=1, bus_channels=width, sample_rate=SR)
+    got1 = _blocks_through(mono, x[:1], 256)
+    want1 = _blocks_through(PluginProcessor(delay(), channels=1, sample_rate=SR), x[:1], 256)
+    np.testing.assert_allclose(got1, want1, atol=1e-6)
+
+
+def test_bus_channels_out_of_range_are_refused_with_the_range():
+    for bad in (0, 9, 2.5, True, "4"):
+        with pytest.raises(PluginError, match=r"bus_channels must be a whole number 1\.\.8"):
+            PluginProcessor(pedalboard.Gain(), channels=2, bus_channels=bad)  # type: ignore[arg-type]

@@ -231,6 +231,17 @@ def test_a_mono_plugin_on_a_stereo_track_runs_on_the_downmix_when_asked():
     assert (mono.mode, len(mono.instances)) == ("direct", 1)
 
 
+def test_a_bus_width_can_be_chosen_and_one_the_plugin_refuses_is_named():
+    eq = load_plugin_processor(EQ, bus_channels=1)  # what probing finds anyway
+    assert (eq.mode, eq.plugin_channels) == ("dual_mono", 1)
+    comp = load_plugin_processor(COMP, channels=1, bus_channels=2)
+    assert (comp.mode, comp.plugin_channels) == ("mono_to_stereo", 2)
+    with pytest.raises(PluginError, match=r"ZamCompX2: its main bus does not take 4 channels \("):
+        load_plugin_processor(COMP, bus_channels=4)
+    with pytest.raises(PluginError, match=r"ZamEQ2: its main bus does not take 2 channels \("):
+        load_plugin_processor(EQ, bus_channels=2)
+
+
 def test_there_is_no_sidechain_port_because_pedalboard_feeds_only_the_main_bus():
     comp = load_plugin_processor(COMP)
     assert [p.name for p in comp.audio_inputs] == ["in"] and [p.name for p in comp.audio_outputs] == ["out"]

@@ -70,6 +70,8 @@ def test_a_plugin_path_is_relative_to_the_song(tmp_path):
         (f"{{type: plugin, path: {COMP}, params: {{loudness: 3}}}}", "tracks[0].inserts[0]", "loudness"),
         (f"{{type: plugin, path: {COMP}, params: {{ratio: 500}}}}", "tracks[0].inserts[0]", "ratio"),
         (f"{{type: plugin, path: {COMP}, mono_mode: sideways}}", "tracks[0].inserts[0]", "mono_mode"),
+        (f"{{type: plugin, path: {COMP}, bus_channels: 12}}", "tracks[0].inserts[0]", "bus_channels"),
+        (f"{{type: plugin, path: {COMP}, bus_channels: two}}", "tracks[0].inserts[0]", "bus_channels"),
         (f"{{type: plugin, path: {COMP}, state: '%%%'}}", "tracks[0].inserts[0]", "base64"),
         ("{type: plugin}", "tracks[0].inserts[0]", "needs its path"),
         ("{type: pb_reverb, params: {room_size: 7}}", "tracks[0].inserts[0]", "room_size"),
@@ -92,6 +94,15 @@ def test_a_plugin_that_cannot_load_leaves_a_bypassed_slot_and_the_song_plays(tmp
         assert len(s.warnings) == 1 and path in s.warnings[0] and "bypassed" in s.warnings[0]
         dry = render(parse_song(song("{type: gain}")))
         assert np.array_equal(render(s), dry)  # the bypassed slot passes the sound through
+
+
+def test_a_bus_width_the_plugin_does_not_take_leaves_a_bypassed_slot_naming_it():
+    s = parse_song(song(f"{{type: plugin, path: {COMP}, bus_channels: 4}}"))
+    slot = s.tracks[0].inserts[0]
+    assert isinstance(slot, FailedPlugin) and "does not take 4 channels" in slot.reason
+    assert len(s.warnings) == 1 and "bypassed" in s.warnings[0]
+    ok = parse_song(song(f"{{type: plugin, path: {COMP}, bus_channels: 2}}")).tracks[0].inserts[0]
+    assert isinstance(ok, PluginProcessor) and ok.mode == "direct"
 
 
 def test_a_state_in_a_song_restores_the_plugin_exactly_and_another_plugins_state_is_refused():
