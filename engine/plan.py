@@ -266,17 +266,18 @@ class RenderPlan:
         return self._split is not None
 
     def _set_frames(self, n: int) -> None:
-        split = self._split
-        if split is None:
+        if self._split is None:
             self._set_views(self._steps, n)
+            self._set_outputs(n)
         else:
             self._set_first_frames(n)
-            self._set_views(self._steps[split.steps :], n)
-            self._frames_second = n
+            self._set_second_frames(n)
+        self._frames = n
+
+    def _set_outputs(self, n: int) -> None:
         self.output = self._output_slot[:, :n]
         for k, v in self._tap_slots.items():
             self.taps[k] = v[:, :n]
-        self._frames = n
 
     @staticmethod
     def _set_views(steps: Sequence[_Step], n: int) -> None:
@@ -299,6 +300,13 @@ class RenderPlan:
         self._set_views(self._steps[: split.steps], n)
         self._hand_views = [(src[:, :n], dst[:, :n]) for src, dst in split.audio]
         self._frames_first = n
+
+    def _set_second_frames(self, n: int) -> None:
+        split = self._split
+        assert split is not None
+        self._set_views(self._steps[split.steps :], n)
+        self._set_outputs(n)
+        self._frames_second = n
 
     def prepare_frames(self, frames: int) -> None:
         """Build the array views for blocks of ``frames`` samples ahead of time (control side)."""
@@ -342,16 +350,16 @@ class RenderPlan:
         split = self._split
         assert split is not None
         for src, dst in self._hand_views:
-            np.copyto(dst, src)
+            dst[...] = src
         for esrc, edst in split.events:
             c = esrc.count
             edst.count = c
             edst.dropped = esrc.dropped
             if c:
-                np.copyto(edst.offset, esrc.offset)
-                np.copyto(edst.status, esrc.status)
-                np.copyto(edst.data1, esrc.data1)
-                np.copyto(edst.data2, esrc.data2)
+                edst.offset[...] = esrc.offset
+                edst.status[...] = esrc.status
+                edst.data1[...] = esrc.data1
+                edst.data2[...] = esrc.data2
 
     def process_second(self, ctx: BlockContext) -> np.ndarray:
         """A split plan's second stage for the block ``ctx`` describes (after :meth:`hand_off`);
@@ -359,13 +367,7 @@ class RenderPlan:
         n = ctx.frames
         if n != self._frames_second:
             self._check_frames(n)
-            split = self._split
-            assert split is not None
-            self._set_views(self._steps[split.steps :], n)
-            self.output = self._output_slot[:, :n]
-            for k, v in self._tap_slots.items():
-                self.taps[k] = v[:, :n]
-            self._frames_second = n
+            self._set_second_frames(n)
         for eb in self._events_second:
             eb.count = 0
         for fn, ins, outs, ev_in, ev_out in self._calls_second:

@@ -89,6 +89,20 @@ class EventRecorder(Processor):
         self.t += ctx.frames
 
 
+class Collect:
+    """A render sink that keeps every block it is given (:func:`engine.render.render`'s ``mix`` or a
+    stem); :meth:`audio` joins them."""
+
+    def __init__(self) -> None:
+        self.blocks: list[np.ndarray] = []
+
+    def write(self, block: np.ndarray) -> None:
+        self.blocks.append(np.array(block, copy=True))
+
+    def audio(self) -> np.ndarray:
+        return np.concatenate(self.blocks, axis=-1)
+
+
 def run_blocks(plan, total: int, block: int, sample_rate: float = 48000) -> np.ndarray:
     """Run a plan for ``total`` samples in blocks of ``block`` (last one partial); return the output."""
     ctx = BlockContext(sample_rate)

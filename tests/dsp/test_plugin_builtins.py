@@ -14,6 +14,7 @@ from dsp.plugins.bindings import AttrBinding
 from dsp.plugins.builtin import BUILTIN_EFFECTS, BUILTINS, CANNOT_STREAM
 from engine.params import AutomationLane, Breakpoint, Parameter
 from engine.processor import BlockContext, Processor
+from tests.helpers import run_effect
 
 SR = 48000
 FRAMES = 12000
@@ -388,17 +389,6 @@ def test_the_song_device_rows_build_processors(impulse_response):
 
 
 # -- a main bus wider than the track -----------------------------------------------------------------------
-def _blocks_through(proc: Processor, x: np.ndarray, block: int) -> np.ndarray:
-    proc.prepare(SR, block)
-    ctx = BlockContext(SR)
-    out = np.zeros((proc.audio_outputs[0].channels, x.shape[1]), np.float32)
-    for s in range(0, x.shape[1], block):
-        n = min(block, x.shape[1] - s)
-        ctx.set_single_segment(n, s, True)
-        proc.process(ctx, [x[:, s : s + n]], [out[:, s : s + n]], [], [])
-    return out
-
-
 @pytest.mark.parametrize("width", [4, 6])
 def test_a_wide_main_bus_gets_the_track_on_its_first_two_channels_and_gives_them_back(width):
     # pedalboard's own Delay run on the padded block is the reference: left and right on channels 0 and 1,
@@ -411,7 +401,7 @@ def test_a_wide_main_bus_gets_the_track_on_its_first_two_channels_and_gives_them
 
     proc = PluginProcessor(delay(), channels=2, bus_channels=width, sample_rate=SR)
     assert (proc.mode, proc.plugin_channels) == ("wide", width)
-    got = _blocks_through(proc, x, 256)
+    got = run_effect(proc, x, SR, 256)
     ref_fx = delay()
     padded = np.zeros((width, x.shape[1]), np.float32)
     padded[:2] = x
@@ -421,8 +411,8 @@ def test_a_wide_main_bus_gets_the_track_on_its_first_two_channels_and_gives_them
     assert np.abs(got[:, 480 + 10 :] - x[:, 480 + 10 :]).max() > 0.01  # the echo is there
     # a mono track goes to both front channels and comes back as their mean: the delay on its own signal
     mono = PluginProcessor(delay(), channels=1, bus_channels=width, sample_rate=SR)
-    got1 = _blocks_through(mono, x[:1], 256)
-    want1 = _blocks_through(PluginProcessor(delay(), channels=1, sample_rate=SR), x[:1], 256)
+    got1 = run_effect(mono, x[:1], SR, 256)
+    want1 = run_effect(PluginProcessor(delay(), channels=1, sample_rate=SR), x[:1], SR, 256)
     np.testing.assert_allclose(got1, want1, atol=1e-6)
 
 

@@ -14,21 +14,10 @@ from engine.plan import compile_plan
 from engine.render import render
 from engine.session import RACK
 from presets.song import load_song
-from tests.helpers import Ramp, Through
+from tests.helpers import Collect, Ramp, Through
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "songs" / "demo.yaml"
 SR = 48000
-
-
-class _Collect:
-    def __init__(self) -> None:
-        self.blocks: list[np.ndarray] = []
-
-    def write(self, block: np.ndarray) -> None:
-        self.blocks.append(np.array(block, copy=True))
-
-    def audio(self) -> np.ndarray:
-        return np.concatenate(self.blocks, axis=-1)
 
 
 def test_a_racked_song_compiles_to_a_plan_whose_first_stage_is_the_rack_and_its_sequencers():
@@ -63,8 +52,8 @@ def test_a_graph_with_feedback_or_nothing_after_the_first_stage_is_not_split():
 def test_render_with_the_stages_overlapped_gives_the_same_mix_and_stems_to_the_bit(tail):
     def run(threads: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         built = load_song(DEMO).build(SR, 2048, render_threads=threads)
-        mix = _Collect()
-        stems = {name: (ref, _Collect()) for name, ref in built.stems.items()}
+        mix = Collect()
+        stems = {name: (ref, Collect()) for name, ref in built.stems.items()}
         stats = render(built.engine, built.end_sample, mix, stems, tail=tail)
         assert stats.frames > built.end_sample
         return mix.audio(), {name: sink.audio() for name, (_, sink) in stems.items()}

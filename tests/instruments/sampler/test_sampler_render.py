@@ -21,7 +21,7 @@ from instruments.sampler.sampler import Sampler
 from instruments.sampler.sf2_writer import PresetSpec, SampleSpec, ZoneSpec, write_soundfont
 from instruments.synth import PolySynth
 from tests.alloc import allocations
-from tests.helpers import strum
+from tests.helpers import Collect, strum
 
 GM_FONT = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
 needs_gm_font = pytest.mark.skipif(
@@ -31,20 +31,9 @@ needs_gm_font = pytest.mark.skipif(
 SR = 48000
 
 
-class _Collect:
-    def __init__(self) -> None:
-        self.blocks: list[np.ndarray] = []
-
-    def write(self, block: np.ndarray) -> None:
-        self.blocks.append(np.array(block, copy=True))
-
-    def audio(self) -> np.ndarray:
-        return np.concatenate(self.blocks, axis=-1)
-
-
 def render_session(session: Session, threads: int = 1, block: int = 2048) -> np.ndarray:
     built = session.build(SR, block, render_threads=threads)
-    sink = _Collect()
+    sink = Collect()
     render(built.engine, built.end_sample, sink, {}, block_size=block, tail=0.5)
     return sink.audio()
 
@@ -272,7 +261,7 @@ def test_cc91_sends_the_voices_to_the_reverb_return(tmp_path):
             return np.zeros(1)
         assert [b.name for b in session.buses] == ["reverb", "chorus"]
         built = session.build(SR, 2048)
-        sink, stem = _Collect(), _Collect()
+        sink, stem = Collect(), Collect()
         render(built.engine, built.end_sample, sink, {"reverb": (built.stems["reverb"], stem)}, tail=0.5)
         return stem.audio()
 
@@ -339,7 +328,7 @@ def test_a_muted_track_sends_nothing_to_the_reverb(tmp_path):
     session = session_from_midi(tmp_path / "r.mid", soundfont=tmp_path / "sine.sf2")
     session.tracks[0].mute = True
     built = session.build(SR, 2048)
-    sink, stem = _Collect(), _Collect()
+    sink, stem = Collect(), Collect()
     render(built.engine, built.end_sample, sink, {"reverb": (built.stems["reverb"], stem)}, tail=0.5)
     assert np.abs(stem.audio()).max() == 0.0 and np.abs(sink.audio()).max() == 0.0
 
