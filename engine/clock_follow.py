@@ -12,13 +12,17 @@ pulse there is no drift to accumulate.
 Under load a transport may hold pulses up (a cycle that ran late) or lose them (a cycle it skipped drops
 what it carried), and a pulse count that slips by one moves the song by a 24th of a beat for good. A pulse
 far from the line (more than ``jump_fraction`` of a period) is therefore held, out of the fit, until two
-pulses in a row sit on the line again at whole pulse numbers (within ``gap_tolerance``): their numbers say
-how many pulses came in between, so the held ones are counted where they belong (``outliers``) and any
-missing are counted as lost (``missed``, up to ``max_lost`` at a time). Pulses that stay off the line
+pulses in a row sit on the line again at whole pulse numbers (within ``gap_tolerance``, and a period apart
+within ``STEP_TOLERANCE``): their numbers say how many pulses came in between, so the held ones are counted
+where they belong (``outliers``) and any missing are counted as lost (``missed``, up to ``max_lost`` at a
+time). Pulses are only ever late, so lost ones show from the first held pulse on; a first held pulse short
+of the gap is a new pace drifting off the line, and nothing is counted as lost. Pulses that stay off the line
 (``RESTART_AFTER`` of them, at least half a period apart; four times as many when they came in bunches,
-as a receiver catching up after a stall delivers them) are the sender's new tempo or place (it changed
-tempo, or stopped and went on), and the fit starts again from them, so a tempo change is followed within
-a few pulses.
+as a receiver catching up after a stall delivers them) get a line of their own: at the old tempo and a
+whole number of pulses on (within ``gap_tolerance``), they are the same clock after lost pulses, too
+jittery to pair up, and they are counted on from there; otherwise they are the sender's new tempo or
+place (it changed tempo, or stopped and went on), and the fit starts again from them, so a tempo change
+is followed within a few pulses.
 
 Pulses count for the tempo whether the transport runs or not (a clock may tick while stopped, so followers
 know the tempo before Start); the position advances only while running. Song Position Pointer (in
@@ -35,6 +39,10 @@ import numpy as np
 from engine.midi_out import CLOCK, CONTINUE, PPQN, SONG_POSITION, START, STOP
 
 RESTART_AFTER = 6  # pulses off the line, unresolved, that restart the fit
+STEP_TOLERANCE = 0.2  # two held pulses that pair up come one period apart, give or take this much
+# held pulses whose own line is within this fraction of the fit's slope may be the same tempo (six jittery
+# pulses tell the slope only roughly; a tempo change shows in their offset, which starts near half a pulse)
+SAME_TEMPO = 0.1
 
 __all__ = ["CLOCK", "CONTINUE", "SONG_POSITION", "START", "STOP", "ClockFollower"]
 
@@ -118,7 +126,8 @@ class ClockFollower:
             return
         n = len(self._pending)
         if n >= 4 * RESTART_AFTER or (n >= RESTART_AFTER and self._pending_even()):
-            self._refit_from_pending()
+            if not self._rejoin():
+                self._refit_from_pending()
 
     def _pending_even(self) -> bool:
         """The held pulses come a period or more apart, as a sender's pulses do at a new tempo; pulses
@@ -132,9 +141,11 @@ class ClockFollower:
         before = len(self._pending) - 2  # pulses that came in between, off the line
         if (
             j1 != j0 + 1
+            or abs(d1 - d0 - 1.0) > STEP_TOLERANCE  # a pulse's step at the line's pace, not a new one
             or abs(d0 - j0) > self.gap_tolerance
             or abs(d1 - j1) > self.gap_tolerance
             or not before <= j0 <= before + self.max_lost
+            or not self._gap_from_the_first(j0 - before)
         ):
             return False
         self.missed += j0 - before
@@ -144,6 +155,31 @@ class ClockFollower:
         self._add(t0)
         self._add(t1)
         return True
+
+    def _rejoin(self) -> bool:
+        """The held pulses, fitted on their own, run at the fit's tempo a whole number of pulses on (lost
+        ones): count those and take the held pulses into the fit where they belong."""
+        d = np.array([p[1] for p in self._pending])
+        i = np.arange(len(d), dtype=np.float64)
+        im = i.mean()
+        slope = float((i - im) @ (d - d.mean())) / float((i - im) @ (i - im))  # of the old line, per pulse
+        offset = float((d - i).mean())  # at the old tempo: pulses lost before the first held one
+        lost = round(offset)
+        if abs(slope - 1.0) > SAME_TEMPO or abs(offset - lost) > self.gap_tolerance:
+            return False
+        if not 0 <= lost <= self.max_lost or not self._gap_from_the_first(lost):
+            return False
+        self.missed += lost
+        self._count += lost
+        pending, self._pending = self._pending, []
+        for t, _ in pending:
+            self._add(t)
+        return True
+
+    def _gap_from_the_first(self, lost: int) -> bool:
+        """Pulses lost before the first held one put it ``lost`` pulses on (a pulse comes late, never
+        early); a first held pulse short of that is a pace drifting off the line, not a gap."""
+        return lost == 0 or self._pending[0][1] >= lost - self.gap_tolerance
 
     def _add(self, t: float) -> None:
         i = self._w % self.window

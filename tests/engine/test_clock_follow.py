@@ -193,3 +193,55 @@ def test_a_long_stall_delivered_in_a_bunch_is_not_taken_for_a_new_tempo():
     assert abs(f.tempo_bpm() - bpm) < 0.05
     beat = f.beat_at(float(sent[399] + 0.5 * period) + PERIOD_S / 2)
     assert abs(beat - 399.5 / 24) * 60.0 / bpm < 0.001
+
+
+def test_a_lost_pulse_then_pulses_too_jittery_to_pair_up_keeps_the_count():
+    # a pulse lost under load, and the ten after it late by 0.4 of a period every other one: no two in a
+    # row sit on the line, so they are held until a line through them shows the old tempo one pulse on
+    rng = np.random.default_rng(12)
+    bpm = 97.0
+    period = 60.0 / (bpm * 24)
+    sent = pulses(bpm, 1.0, int(20 * bpm / 60 * 24))
+    got = delivered(sent, rng)
+    got[501:511] += period * np.tile([0.4, 0.0], 5)
+    f = ClockFollower(window=192)
+    f.feed([START], 0.999)
+    for k, t in enumerate(got[:700]):
+        if k != 500:
+            f.feed([CLOCK], float(t))
+    assert (f.missed, f.restarts) == (1, 0)
+    assert abs(f.tempo_bpm() - bpm) < 0.05
+    beat = f.beat_at(float(sent[699] + 0.5 * period) + PERIOD_S / 2)
+    assert abs(beat - 699.5 / 24) * 60.0 / bpm < 0.001
+
+
+def test_held_pulses_at_another_tempo_restart_the_fit_even_a_whole_pulse_on():
+    # 120 bpm, then 125 bpm from a pulse lost: the held pulses' own line is 4% steeper, a new tempo
+    rng = np.random.default_rng(13)
+    first = pulses(120.0, 0.0, 96)
+    second = pulses(125.0, first[-1] + 2 * 60 / (125 * 24), 96)
+    f = ClockFollower()
+    for t in delivered(np.concatenate([first, second]), rng)[: 96 + 24]:
+        f.feed([CLOCK], float(t))
+    assert f.restarts >= 1
+    assert abs(f.tempo_bpm() - 125.0) < 1.0
+
+
+@pytest.mark.parametrize("change", [-0.06, -0.1, -0.2, 0.06, 0.1])
+def test_a_moderate_tempo_change_is_a_new_tempo_and_no_pulse_is_taken_for_lost(change):
+    # pulses drifting off the line at a new pace pass, pair by pair, for pulses at whole numbers; they
+    # must not be counted as lost (the song would jump ahead by a pulse for each)
+    rng = np.random.default_rng(14)
+    old, new = 97.0, 97.0 * (1 + change)
+    first = pulses(old, 1.0, 400)
+    second = first[-1] + (1 + np.arange(800)) * 60.0 / (new * 24)
+    sent = np.concatenate([first, second])
+    f = ClockFollower()
+    f.feed([START], 0.999)
+    for t in delivered(sent, rng):
+        f.feed([CLOCK], float(t))
+    assert f.missed == 0
+    assert abs(f.tempo_bpm() - new) < 0.1
+    k = len(sent) - 1
+    beat = f.beat_at(float(sent[k]) + PERIOD_S / 2)
+    assert abs(beat - k / 24) * 24 < 0.2  # within a fifth of a pulse of the sender's place
