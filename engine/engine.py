@@ -176,9 +176,16 @@ class Engine:
         self.frame_clock += frames
         self.transport.begin_block(self.ctx, frames)
 
-    def has_scheduled(self) -> bool:
-        """Whether scheduled changes are waiting (queued or not yet due)."""
-        return bool(self._waiting) or len(self._scheduled) > 0
+    def begin_block_ahead(self, frames: int) -> bool:
+        """Offline, for a block begun before the one in hand is finished (:mod:`engine.pipeline`): begin it
+        only if no scheduled change waits (those must find the block before theirs done), holding off
+        producers meanwhile; False when one waits and nothing was begun."""
+        with self._schedule_lock:
+            if self._waiting or len(self._scheduled):
+                return False
+            self.frame_clock += frames
+            self.transport.begin_block(self.ctx, frames)
+            return True
 
     def _apply_scheduled(self, frames: int) -> None:
         waiting = self._waiting

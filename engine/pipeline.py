@@ -12,8 +12,9 @@ of its own block, so the output is the same as block by block, to the bit.
 
 It is for offline renders only: handing a block to a thread and waiting for it blocks. Changes scheduled on
 the engine (:meth:`engine.engine.Engine.schedule`) apply when their block begins, so while any wait, blocks
-run one at a time. After a render that stops early (an automatic tail), the first stage has run one block
-past the last output.
+run one at a time; one scheduled from another thread once the next block has begun applies from the block
+after it, as a change for a frame already begun does. After a render that stops early (an automatic tail),
+the first stage has run one block past the last output.
 """
 
 from __future__ import annotations
@@ -82,8 +83,7 @@ class PipelinedBlocks:
         ctx.copy_from(eng.ctx)
         eng.ctx.block_index += 1
         # a change scheduled on the engine must find the block before it done: no overlap while any wait
-        if next_frames > 0 and not eng.has_scheduled():
-            eng.begin_block(next_frames)
+        if next_frames > 0 and eng.begin_block_ahead(next_frames):
             self._jobs.put((plan, eng.ctx))
             self._ahead = next_frames
         try:

@@ -272,6 +272,8 @@ def render(
                 ahead.process_block(n, max(0, min(block, limit + lead - raw - n)))
             else:
                 engine.process_block(n)
+                current = engine.plan  # (a plan committed meanwhile is swapped in at a block's start)
+                assert current is not None
             for st in streams:
                 st.push(current.output if st.tap is None else current.taps[st.tap], raw)
             raw += n
