@@ -16,13 +16,15 @@ pulses in a row sit on the line again at whole pulse numbers (within ``gap_toler
 within ``STEP_TOLERANCE``): their numbers say how many pulses came in between, so the held ones are counted
 where they belong (``outliers``) and any missing are counted as lost (``missed``, up to ``max_lost`` at a
 time). Pulses are only ever late, so lost ones show from the first held pulse on; a first held pulse short
-of the gap is a new pace drifting off the line, and nothing is counted as lost. Pulses that stay off the line
-(``RESTART_AFTER`` of them, at least half a period apart; four times as many when they came in bunches,
-as a receiver catching up after a stall delivers them) get a line of their own: at the old tempo and a
-whole number of pulses on (within ``gap_tolerance``), they are the same clock after lost pulses, too
-jittery to pair up, and they are counted on from there; otherwise they are the sender's new tempo or
-place (it changed tempo, or stopped and went on), and the fit starts again from them, so a tempo change
-is followed within a few pulses.
+of the gap is a new pace drifting off the line, and nothing is counted as lost. Once ``RESTART_AFTER``
+pulses are held, a line of their own is tried on every pulse: at the old tempo and a whole number of
+pulses on (within ``gap_tolerance``), they are the same clock after lost pulses, too jittery to pair up,
+and they are counted on from there. Held pulses at another pace (``RESTART_AFTER`` of them, at least half
+a period apart, their median step off the period by more than ``SAME_TEMPO``), or four times as many of
+any kind (a receiver catching up after a stall delivers pulses in bunches; lost pulses under jitter keep
+the pace), are the sender's new tempo or place (it changed tempo, or stopped and went on), and the fit
+starts again from them: a tempo change is followed within a few pulses, one within ``SAME_TEMPO`` within
+a beat.
 
 Pulses count for the tempo whether the transport runs or not (a clock may tick while stopped, so followers
 know the tempo before Start); the position advances only while running. Song Position Pointer (in
@@ -125,9 +127,10 @@ class ClockFollower:
         if len(self._pending) >= 2 and self._resolve():
             return
         n = len(self._pending)
-        if n >= 4 * RESTART_AFTER or (n >= RESTART_AFTER and self._pending_even()):
-            if not self._rejoin():
-                self._refit_from_pending()
+        if n >= RESTART_AFTER and self._rejoin():
+            return
+        if n >= 4 * RESTART_AFTER or (n >= RESTART_AFTER and self._pending_even() and not self._same_pace()):
+            self._refit_from_pending()
 
     def _pending_even(self) -> bool:
         """The held pulses come a period or more apart, as a sender's pulses do at a new tempo; pulses
@@ -155,6 +158,14 @@ class ClockFollower:
         self._add(t0)
         self._add(t1)
         return True
+
+    def _same_pace(self) -> bool:
+        """The held pulses keep the fit's pace (the median of their pairwise steps, which late pulses do
+        not sway, is a period within ``SAME_TEMPO``): lost pulses under heavy jitter, worth waiting on."""
+        d = [p[1] for p in self._pending]
+        n = len(d)
+        steps = [(d[b] - d[a]) / (b - a) for a in range(n) for b in range(a + 1, n)]
+        return abs(float(np.median(steps)) - 1.0) <= SAME_TEMPO
 
     def _rejoin(self) -> bool:
         """The held pulses, fitted on their own, run at the fit's tempo a whole number of pulses on (lost
